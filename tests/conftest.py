@@ -1,0 +1,10 @@
+"""Shared fixtures.  Tests build their own data; none reads ../shared."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    """A seeded random generator, so failures reproduce."""
+    return np.random.default_rng(20261121)
