@@ -20,7 +20,6 @@ today = time.strftime("%B %d, %Y")
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
@@ -34,9 +33,3 @@ master_doc = "index"
 pygments_style = "sphinx"
 html_theme = "sphinx_rtd_theme"
 html_static_path = ["_static"]
-intersphinx_mapping = {
-    "python": ("https://docs.python.org/3", None),
-}
-# intersphinx needs the network; the build must work offline.
-intersphinx_disabled_reftypes = ["*"]
-intersphinx_timeout = 1
