@@ -28,7 +28,16 @@ _LAZY = {
     "load_pattern": "diffpy.crystalnet.patterns",
     "Pattern": "diffpy.crystalnet.patterns",
     "composition_vector": "diffpy.crystalnet.composition",
+    "parse_formula": "diffpy.crystalnet.composition",
+    "read_structure": "diffpy.crystalnet.structures",
+    "write_cif": "diffpy.crystalnet.structures",
+    "to_diffpy": "diffpy.crystalnet.structures",
+    "from_diffpy": "diffpy.crystalnet.structures",
     "resolve_wavelength": "diffpy.crystalnet.wavelengths",
+    "CrystalNet": "diffpy.crystalnet.model",
+    "CrystalNetConfig": "diffpy.crystalnet.model",
+    "load_model": "diffpy.crystalnet.checkpoint",
+    "save_checkpoint": "diffpy.crystalnet.checkpoint",
 }
 
 __all__ = ["CrystalNetInputError", "__version__", *sorted(_LAZY)]
