@@ -34,6 +34,8 @@ _LAZY = {
     "to_diffpy": "diffpy.crystalnet.structures",
     "from_diffpy": "diffpy.crystalnet.structures",
     "resolve_wavelength": "diffpy.crystalnet.wavelengths",
+    "simulate_pattern": "diffpy.crystalnet.simulator",
+    "Profile": "diffpy.crystalnet.profiles",
     "CrystalNet": "diffpy.crystalnet.model",
     "CrystalNetConfig": "diffpy.crystalnet.model",
     "load_model": "diffpy.crystalnet.checkpoint",
