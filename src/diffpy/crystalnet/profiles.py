@@ -420,6 +420,8 @@ def kalpha_sticks(two_theta, intensity, wavelength, ratio=None, xp=np):
     for lam, weight in ((ka1, 1.0), (ka2, ratio)):
         s = sin_t * (lam / wavelength)
         keep = _to_numpy(s) < 1.0 - 1e-12
+        if xp is not np:
+            keep = xp.as_tensor(keep, device=s.device)
         theta_l = xp.arcsin(s[keep])
         out_t.append(2.0 * theta_l / _DEG)
         out_i.append(
