@@ -18,7 +18,9 @@ from diffpy.crystalnet.version import __version__
 #: ``(module, attribute)`` of each subcommand, imported lazily so that
 #: ``--help`` stays fast and a broken optional dependency of one command
 #: does not break the others.
-SUBCOMMANDS = {}
+SUBCOMMANDS = {
+    "inspect": ("diffpy.crystalnet.cli.inspect", "inspect"),
+}
 
 
 class _LazyGroup(click.Group):
