@@ -167,7 +167,8 @@ class Pattern:
             raise CrystalNetInputError("stick positions are not sorted", where)
         if self.xtype == "tth" and (x[0] < 0 or x[-1] > 180):
             raise CrystalNetInputError(
-                f"2-theta range {x[0]:g}-{x[-1]:g} degrees is outside 0-180",
+                f"2-theta from {x[0]:g} to {x[-1]:g} degrees is outside "
+                "0-180",
                 where,
             )
         if self.xtype == "q":
