@@ -1,0 +1,84 @@
+"""Tests for the standard CMED cell."""
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from diffpy.crystalnet.cells import cmed_cell
+from diffpy.crystalnet.errors import CrystalNetInputError
+
+
+def _fcc_nacl():
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3]
+    )
+
+
+def test_cubic_f_is_rhombohedral_60():
+    cell = cmed_cell(_fcc_nacl())
+    assert len(cell) == 2
+    np.testing.assert_allclose(cell.lattice.abc, [5.64 / np.sqrt(2)] * 3)
+    np.testing.assert_allclose(cell.lattice.angles, [60.0] * 3)
+    assert cell.composition.reduced_formula == "NaCl"
+
+
+def test_cubic_i_and_p():
+    bcc = Structure.from_spacegroup(
+        "Im-3m", Lattice.cubic(3.0), ["Fe"], [[0] * 3]
+    )
+    cell = cmed_cell(bcc)
+    assert len(cell) == 1
+    np.testing.assert_allclose(cell.lattice.angles, [109.4712206] * 3)
+    cscl = Structure.from_spacegroup(
+        "Pm-3m", Lattice.cubic(4.11), ["Cs", "Cl"], [[0] * 3, [0.5] * 3]
+    )
+    np.testing.assert_allclose(cmed_cell(cscl).lattice.abc, [4.11] * 3)
+
+
+def test_trigonal_r_and_p():
+    corundum = Structure.from_spacegroup(
+        "R-3c",
+        Lattice.hexagonal(4.759, 12.991),
+        ["Al", "O"],
+        [[0, 0, 0.35216], [0.30624, 0, 0.25]],
+    )
+    cell = cmed_cell(corundum)
+    assert len(cell) == 10
+    a, b, c = cell.lattice.abc
+    assert a == pytest.approx(b) == pytest.approx(c)
+    assert len(set(np.round(cell.lattice.angles, 6))) == 1
+    # P-trigonal (Bi2Se3 is R; use a P-3m1 CdI2-type) stays hexagonal
+    cdi2 = Structure.from_spacegroup(
+        "P-3m1",
+        Lattice.hexagonal(4.24, 6.84),
+        ["Cd", "I"],
+        [[0, 0, 0], [1 / 3, 2 / 3, 0.25]],
+    )
+    cell = cmed_cell(cdi2)
+    a, b, c = cell.lattice.abc
+    assert a == pytest.approx(b) and c == pytest.approx(6.84)
+    assert cell.lattice.angles[2] == pytest.approx(120.0)
+
+
+def test_deterministic_and_setting_independent():
+    nacl = _fcc_nacl()
+    one = cmed_cell(nacl)
+    two = cmed_cell(nacl.get_primitive_structure())
+    np.testing.assert_allclose(
+        one.lattice.matrix, two.lattice.matrix, atol=1e-8
+    )
+    # same atoms up to one origin shift (the origin of NaCl is not unique)
+    shift = two.frac_coords[0] - one.frac_coords[0]
+    moved = np.mod(one.frac_coords + shift + 1e-9, 1.0)
+    np.testing.assert_allclose(moved, np.mod(two.frac_coords + 1e-9, 1.0))
+    again = cmed_cell(nacl)
+    np.testing.assert_array_equal(again.frac_coords, one.frac_coords)
+
+
+def test_keeps_oxidation_states_and_rejects_empty():
+    nacl = _fcc_nacl()
+    nacl.add_oxidation_state_by_element({"Na": 1, "Cl": -1})
+    cell = cmed_cell(nacl)
+    assert sorted(str(s.specie) for s in cell) == ["Cl-", "Na+"]
+    with pytest.raises(CrystalNetInputError):
+        cmed_cell("NaCl")
