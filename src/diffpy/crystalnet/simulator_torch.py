@@ -259,33 +259,48 @@ class PowderModel(torch.nn.Module):
                 top = self._peaks(self.grid).max()
             self.scale.data.fill_(prof.intensity_max / float(top))
 
-    def reflections(self):
+    def _get(self, name, overrides):
+        if overrides and name in overrides:
+            return overrides[name]
+        return getattr(self, name)
+
+    def reflections(self, **overrides):
         """2-theta (degrees), intensity and |F|^2 of every reflection.
+
+        Parameters
+        ----------
+        **overrides : torch.Tensor
+            Tensors used instead of the parameters of the same name
+            (``frac_coords``, ``lattice``, ``occupancy``, ``b_iso``), e.g.
+            built from symmetry-constrained refinement variables.
 
         Returns
         -------
         (torch.Tensor, torch.Tensor, torch.Tensor)
             Unscaled intensities (2 |F|^2 LP), in enumeration order.
         """
-        frac = self.frac_coords[self.site_index]
+        frac = self._get("frac_coords", overrides)[self.site_index]
         return reflection_intensities(
             self.hkl,
-            self.lattice,
+            self._get("lattice", overrides),
             frac,
-            self.occupancy,
+            self._get("occupancy", overrides),
             self.z,
             self.coeff,
-            self.b_iso,
+            self._get("b_iso", overrides),
             self.wavelength,
         )
 
-    def sticks(self, cut=True):
+    def sticks(self, cut=True, **overrides):
         """Merged peaks like XRDCalculator (unscaled).
 
         Parameters
         ----------
         cut : bool
             Drop peaks below 1e-5 of the strongest, as XRDCalculator does.
+        **overrides : torch.Tensor
+            Replacements for parameters, as in :meth:`reflections` (and
+            ``scale``).
 
         Returns
         -------
@@ -293,7 +308,7 @@ class PowderModel(torch.nn.Module):
             Peak positions (2-theta of the first reflection of each merged
             group, without zero shift) and intensities times ``scale``.
         """
-        tth, inten, _ = self.reflections()
+        tth, inten, _ = self.reflections(**overrides)
         n = len(self.group_first)
         merged = torch.zeros(n, dtype=inten.dtype, device=inten.device)
         merged = merged.index_add(0, self.group, inten)
@@ -301,38 +316,43 @@ class PowderModel(torch.nn.Module):
         if cut:
             keep = merged / merged.max() * 100 > 1e-3
             pos, merged = pos[keep], merged[keep]
-        return pos, self.scale * merged
+        return pos, self._get("scale", overrides) * merged
 
-    def _peaks(self, grid):
+    def _peaks(self, grid, overrides=None):
+        overrides = overrides or {}
         prof = self.profile
-        pos, inten = self.sticks(cut=False)
+        pos, inten = self.sticks(cut=False, **overrides)
+        get = self._get
         if prof.kalpha2:
             pos, inten = kalpha_sticks(
                 pos, inten, self.wavelength, prof.kalpha2_ratio, xp=torch
             )
         return _sum_peaks(
-            pos + self.zero_shift,
+            pos + get("zero_shift", overrides),
             inten,
             grid,
             self.wavelength,
-            self.u,
-            self.v,
-            self.w,
-            self.eta,
-            self.crystallite_size,
-            self.microstrain,
+            get("u", overrides),
+            get("v", overrides),
+            get("w", overrides),
+            get("eta", overrides),
+            get("crystallite_size", overrides),
+            get("microstrain", overrides),
             prof.scherrer_k,
             prof.cutoff,
             xp=torch,
         )
 
-    def forward(self, grid=None):
+    def forward(self, grid=None, **overrides):
         """The profile on a 2-theta grid (default: the profile's grid).
 
         Parameters
         ----------
         grid : torch.Tensor, optional
             Increasing 2-theta values in degrees.
+        **overrides : torch.Tensor
+            Tensors used instead of the parameters of the same name, e.g.
+            ``lattice=torch.stack([a, a, a, *angles])`` for a cubic cell.
 
         Returns
         -------
@@ -351,9 +371,8 @@ class PowderModel(torch.nn.Module):
         else:
             grid = torch.as_tensor(grid, dtype=self.hkl.dtype)
             x = grid
-        y = self._peaks(grid)
-        if len(self.background):
-            y = y + background(
-                x, self.background, self.profile.background_type, xp=torch
-            )
+        y = self._peaks(grid, overrides)
+        bkg = self._get("background", overrides)
+        if len(bkg):
+            y = y + background(x, bkg, self.profile.background_type, xp=torch)
         return y
