@@ -28,6 +28,7 @@ files and files over :data:`MAX_FILE_BYTES`.
 import math
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -898,7 +899,9 @@ def read_pdcif(path, text):
     from pymatgen.io.cif import CifFile
 
     try:
-        cif = CifFile.from_str(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cif = CifFile.from_str(text)
     except Exception as error:  # pymatgen raises assorted errors
         raise CrystalNetInputError(
             f"cannot parse the CIF: {str(error)[:100]}", path
