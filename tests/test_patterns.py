@@ -25,7 +25,7 @@ def profile_text(n=50, header=""):
     return header + rows + "\n"
 
 
-# -- Pattern -----------------------------------------------------------------
+# -- Pattern --
 
 
 def test_q_two_theta_round_trip():
@@ -52,7 +52,7 @@ def test_two_theta_without_wavelength_needs_one_for_q():
         pattern.to_model_input()
 
 
-# -- load_pattern ------------------------------------------------------------
+# -- load_pattern --
 
 
 def test_header_wavelength_and_override(tmp_path):
@@ -119,7 +119,7 @@ def test_invalid_xtype_argument(tmp_path):
         load_pattern(write(tmp_path / "f.xy", profile_text()), xtype="d")
 
 
-# -- bad input: each names the file and the problem ----------------------------
+# -- bad input: each names the file and the problem --
 
 
 def _bad_cases(tmp_path):
@@ -199,7 +199,7 @@ def test_unknown_extension_sniffed(tmp_path):
     assert "unknown extension" in pattern.metadata["note"]
 
 
-# -- property-based ------------------------------------------------------------
+# -- property-based --
 
 
 @settings(

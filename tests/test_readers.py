@@ -18,7 +18,7 @@ def rows(x, y, sep=" "):
     return "\n".join(f"{a:g}{sep}{b:g}" for a, b in zip(x, y)) + "\n"
 
 
-# -- text columns -------------------------------------------------------------
+# -- text columns --
 
 
 def test_csv_with_column_names(tmp_path, scan):
@@ -74,7 +74,7 @@ def test_axis_from_header(label, xtype, scale):
     assert (found, factor) == (xtype, scale)
 
 
-# -- .chi ------------------------------------------------------------------------
+# -- .chi --
 
 
 def test_fit2d_chi_in_two_theta_and_q(tmp_path, scan):
@@ -113,7 +113,7 @@ def test_chi_radial_distance_refused(tmp_path, scan):
         load_pattern(path)
 
 
-# -- start step end --------------------------------------------------------------
+# -- start step end --
 
 
 def test_start_step_end(tmp_path, scan):
@@ -134,7 +134,7 @@ def test_start_step_end_count_mismatch(tmp_path, scan):
         load_pattern(path)
 
 
-# -- GSAS --------------------------------------------------------------------------
+# -- GSAS --
 
 
 def gsas_std(y, counts=None):
@@ -199,7 +199,7 @@ def test_gsas_raw_text_versus_bruker_binary(tmp_path, scan):
         load_pattern(binary)
 
 
-# -- pdCIF --------------------------------------------------------------------------
+# -- pdCIF --
 
 
 def cif_profile(x, y, su=True):
