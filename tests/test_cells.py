@@ -60,19 +60,37 @@ def test_trigonal_r_and_p():
     assert cell.lattice.angles[2] == pytest.approx(120.0)
 
 
-def test_deterministic_and_setting_independent():
-    nacl = _fcc_nacl()
-    one = cmed_cell(nacl)
-    two = cmed_cell(nacl.get_primitive_structure())
-    np.testing.assert_allclose(
-        one.lattice.matrix, two.lattice.matrix, atol=1e-8
+def _key(structure):
+    frac = np.mod(np.round(structure.frac_coords, 4), 1.0)
+    return sorted(
+        (str(site.species), tuple(x)) for site, x in zip(structure, frac)
     )
-    # same atoms up to one origin shift (the origin of NaCl is not unique)
-    shift = two.frac_coords[0] - one.frac_coords[0]
-    moved = np.mod(one.frac_coords + shift + 1e-9, 1.0)
-    np.testing.assert_allclose(moved, np.mod(two.frac_coords + 1e-9, 1.0))
-    again = cmed_cell(nacl)
-    np.testing.assert_array_equal(again.frac_coords, one.frac_coords)
+
+
+def test_canonical_idempotent_and_setting_independent():
+    """Same crystal in other settings -> the same cell, atoms and origin."""
+    zns = Structure.from_spacegroup(
+        "F-43m", Lattice.cubic(5.41), ["Zn", "S"], [[0, 0, 0], [0.25] * 3]
+    )
+    spinel = Structure.from_spacegroup(
+        "Fd-3m",
+        Lattice.cubic(8.08),
+        ["Mg", "Al", "O"],
+        [[0, 0, 0], [0.625] * 3, [0.387] * 3],
+    )
+    assert spinel.composition.reduced_formula == "MgAl2O4"
+    for crystal in (_fcc_nacl(), zns, spinel):
+        one = cmed_cell(crystal)
+        other = crystal.get_primitive_structure()
+        other.translate_sites(range(len(other)), [0.37, 0.11, 0.5])
+        two = cmed_cell(other)
+        np.testing.assert_allclose(
+            one.lattice.matrix, two.lattice.matrix, atol=1e-8
+        )
+        assert _key(one) == _key(two)
+        assert _key(cmed_cell(one)) == _key(one)
+        # origin on an atom of the rarest species
+        assert np.any(np.all(np.abs(one.frac_coords) < 1e-8, axis=1))
 
 
 def test_keeps_oxidation_states_and_rejects_empty():

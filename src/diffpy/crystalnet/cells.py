@@ -17,12 +17,21 @@ What that cell looks like:
 
 spglib also *idealises* the cell: the lattice is symmetrised and put into
 spglib's standard Cartesian orientation, and the atoms are moved onto their
-exact symmetric positions (moves of at most about ``symprec``).  The result is
-deterministic for a given input, but crystals whose origin is not unique
-(NaCl with Na or Cl at the origin) can come out with either origin depending
-on the input: compare densities with that in mind (see
-:mod:`diffpy.crystalnet.metrics`).
+exact symmetric positions (moves of at most about ``symprec``).
+
+spglib's choice among equivalent descriptions depends on the input (NaCl can
+come out with Na or Cl at the origin; ZnS with S at 1/4 or 3/4 of the body
+diagonal, a rotated copy).  To make the cell a function of the crystal alone,
+:func:`cmed_cell` then picks one description canonically: over the proper
+rotations that map the lattice onto itself (integer basis changes with
+determinant +1 that keep the metric) and origins on each atom of the least
+abundant species (ties: the species name that sorts first), it takes the one
+whose sorted list of (species, fractional coordinates rounded to 1e-4) is
+smallest.  So the origin is always on an atom, the lattice matrix is
+spglib's, and ``cmed_cell(cmed_cell(s))`` equals ``cmed_cell(s)``.
 """
+
+import functools
 
 import numpy as np
 
@@ -35,18 +44,57 @@ DEFAULT_SYMPREC = 0.1
 
 
 def _site_labels(structure):
-    """Integer label per site, equal for sites with the same species."""
-    keys, labels = {}, []
-    for site in structure:
-        key = tuple(
+    """Integer label per site, ordered by the sorted species keys."""
+    keys = [
+        tuple(
             sorted(
                 (str(sp), round(float(oc), 6))
                 for sp, oc in site.species.items()
             )
         )
-        labels.append(keys.setdefault(key, len(keys) + 1))
-    species = {label: structure[i].species for i, label in enumerate(labels)}
-    return np.array(labels), species
+        for site in structure
+    ]
+    rank = {key: i + 1 for i, key in enumerate(sorted(set(keys)))}
+    labels = np.array([rank[key] for key in keys])
+    species = {rank[key]: structure[i].species for i, key in enumerate(keys)}
+    return labels, species
+
+
+@functools.lru_cache(maxsize=1)
+def _unimodular():
+    """All integer 3x3 matrices with entries -1, 0, 1 and determinant +1."""
+    vals = np.array([-1, 0, 1])
+    mats = np.stack(np.meshgrid(*[vals] * 9, indexing="ij"), -1)
+    mats = mats.reshape(-1, 3, 3)
+    return mats[np.rint(np.linalg.det(mats)).astype(int) == 1]
+
+
+def _automorphisms(lattice):
+    """Proper integer basis changes W (entries -1, 0, 1) keeping the metric."""
+    g = lattice @ lattice.T
+    mats = _unimodular()
+    metric = np.einsum("nij,jk,nlk->nil", mats, g, mats)
+    tol = 1e-5 * np.abs(g).max()
+    return mats[np.all(np.abs(metric - g) < tol, axis=(1, 2))]
+
+
+def _canonical(lattice, frac, labels):
+    """Canonical fractional coordinates over automorphisms and origins."""
+    counts = {label: np.sum(labels == label) for label in set(labels)}
+    rarest = min(counts, key=lambda label: (counts[label], label))
+    anchors = np.flatnonzero(labels == rarest)
+    best, best_key = None, None
+    for mat in _automorphisms(lattice):
+        moved = frac @ np.linalg.inv(mat)
+        for j in anchors:
+            y = np.mod(moved - moved[j], 1.0)
+            y[np.abs(y - 1.0) < 5e-5] = 0.0
+            key = sorted(
+                zip(labels.tolist(), map(tuple, np.round(y, 4).tolist()))
+            )
+            if best_key is None or key < best_key:
+                best, best_key = y, key
+    return best
 
 
 def cmed_cell(structure, symprec=DEFAULT_SYMPREC, angle_tolerance=-1.0):
@@ -111,8 +159,7 @@ def cmed_cell(structure, symprec=DEFAULT_SYMPREC, angle_tolerance=-1.0):
             source="structure",
         )
     lattice, frac, numbers = result
-    frac = np.mod(frac, 1.0)
-    frac[np.isclose(frac, 1.0, atol=1e-10)] = 0.0
+    frac = _canonical(lattice, frac, np.asarray(numbers))
     order = np.lexsort((frac[:, 2], frac[:, 1], frac[:, 0], numbers))
     return Structure(
         lattice,
