@@ -37,7 +37,6 @@ from collections import namedtuple
 
 import numpy as np
 
-from diffpy.crystalnet.background import DEFAULT_BACKGROUND_WIDTH
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.patterns import q_to_two_theta, two_theta_to_q
 from diffpy.crystalnet.wavelengths import kalpha_doublet
@@ -264,7 +263,7 @@ def pattern_to_model_input(
     pattern,
     background="snip",
     strip_kalpha2=False,
-    background_width=DEFAULT_BACKGROUND_WIDTH,
+    background_width=None,
     polarization=True,
 ):
     """Turn a pattern into the CrystalNet input.
@@ -282,7 +281,9 @@ def pattern_to_model_input(
         Remove the K-alpha2 component (Rachinger) before binning; needs a
         K-alpha wavelength.  Q is then computed with the K-alpha1 line.
     background_width : float, optional
-        SNIP half window in 1/angstrom.
+        SNIP half window in 1/angstrom; by default twice the FWHM of the
+        strongest peaks (see
+        :func:`~diffpy.crystalnet.background.snip_background`).
     polarization : bool, optional
         Rescale intensities to Mo K-alpha with
         :func:`to_grid_intensity` (default True).
@@ -353,7 +354,7 @@ def pattern_to_model_input(
     values = np.clip(values, 0.0, None)
     values[~mask] = 0.0
     peak = values[mask].max()
-    if not peak > 0:
+    if not peak > 1e-9 * np.abs(pattern.intensity).max():
         raise CrystalNetInputError(
             "no intensity above the background in the measured range", where
         )
