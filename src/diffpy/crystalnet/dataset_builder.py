@@ -229,10 +229,22 @@ def make_entry(structure, settings, record=0, source="", ident="", parent=""):
     }
 
 
+#: the sources of the build running in this process (set in each worker by
+#: the pool initializer, so they are pickled once per worker, not per job)
+_SOURCES = []
+
+
+def _set_sources(sources):
+    _SOURCES[:] = sources
+
+
 def _entry_job(args):
-    """Worker: one record -> entry or skip reason (never raises)."""
-    record_index, record, settings = args
+    """Worker: one recipe -> (index, entry or skip reason); never raises."""
+    record_index, source_index, recipe, settings = args
     try:
+        record = _SOURCES[source_index].realize(recipe)
+        if isinstance(record, str):
+            return record_index, f"generation: {record}"
         result = make_entry(
             record.structure,
             settings,
@@ -281,8 +293,9 @@ def build_dataset(
     ----------
     sources : list of Source
         Record sources (see :mod:`diffpy.crystalnet.source_blocks`), each
-        with ``name`` and ``block(j, size, seed)`` returning a list of
-        records or None when exhausted.
+        with ``name``, ``block(j, size, seed)`` returning a list of recipes
+        (None when exhausted) and ``realize(recipe)`` returning a
+        structure record or a skip reason.
     out : str or os.PathLike
         The dataset folder (created).
     settings : BuildSettings, optional
@@ -325,7 +338,10 @@ def build_dataset(
     if workers > 1:
         import multiprocessing
 
-        pool = multiprocessing.get_context("spawn").Pool(workers)
+        pool = multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_set_sources, initargs=(list(sources),)
+        )
+    _set_sources(sources)
     bar = tqdm(
         total=target,
         initial=min(len(keys), target),
@@ -386,7 +402,10 @@ def _build_block(source, source_index, local, block, path, settings, pool):
     if records is None:
         return None
     base = local * settings.block_size
-    jobs = [(base + i, record, settings) for i, record in enumerate(records)]
+    jobs = [
+        (base + i, source_index, recipe, settings)
+        for i, recipe in enumerate(records)
+    ]
     results = pool.imap(_entry_job, jobs) if pool else map(_entry_job, jobs)
     entries, skipped = [], {}
     for index, result in results:
