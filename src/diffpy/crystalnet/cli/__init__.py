@@ -20,6 +20,7 @@ from diffpy.crystalnet.version import __version__
 #: does not break the others.
 SUBCOMMANDS = {
     "inspect": ("diffpy.crystalnet.cli.inspect", "inspect"),
+    "dataset": ("diffpy.crystalnet.cli.dataset", "dataset"),
 }
 
 
