@@ -104,7 +104,8 @@ class BuildSettings:
     max_atoms : int
         Largest number of atoms in the CMED cell kept.
     symprec : float
-        Symmetry tolerance (angstrom) for space groups and cells.
+        Symmetry tolerance (angstrom) for space groups and cells; the
+        default is that of :func:`~diffpy.crystalnet.cells.cmed_cell`.
     fractions : dict
         Fractions of the ``val`` and ``test`` splits.
     exclude : list of str
@@ -117,7 +118,7 @@ class BuildSettings:
     grid_size: int = 50
     block_size: int = 128
     max_atoms: int = 20
-    symprec: float = 0.01
+    symprec: float = 0.1  # = cells.DEFAULT_SYMPREC (Materials Project)
     fractions: dict = field(
         default_factory=lambda: {"val": 0.05, "test": 0.05}
     )

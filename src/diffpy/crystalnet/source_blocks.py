@@ -246,7 +246,7 @@ def make_source(spec, settings):
     return FileSource(spec)
 
 
-def exclusion_keys(path):
+def exclusion_keys(path, symprec=0.1):
     """Dedupe keys (``formula|spacegroup``) to keep out of a dataset.
 
     Parameters
@@ -254,6 +254,8 @@ def exclusion_keys(path):
     path : str or os.PathLike
         A text file of keys (one per line, ``#`` comments), or a structure
         source (CIF file/folder, CSV, JSON) whose structures are excluded.
+    symprec : float, optional
+        Symmetry tolerance (angstrom) for the space group; use the build's.
 
     Returns
     -------
@@ -280,6 +282,6 @@ def exclusion_keys(path):
     keys = set()
     for record in read_source(path):
         s = record.structure
-        group = s.get_space_group_info(symprec=0.01)[1]
+        group = s.get_space_group_info(symprec=symprec)[1]
         keys.add(f"{s.composition.reduced_formula}|{group}")
     return keys
