@@ -205,3 +205,21 @@ def test_dummy_species_is_rejected():
     structure = Structure(Lattice.cubic(4), ["X0+"], [[0, 0, 0]])
     with pytest.raises(CrystalNetInputError, match="no X-ray scattering"):
         simulate_pattern(structure)
+
+
+def test_shipped_example_matches_its_structure():
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    structure = Structure.from_file(examples / "Zr3Sb4Pt3.cif")
+    assert len(structure) == 40
+    assert structure.composition.reduced_formula == "Zr3Sb4Pt3"
+    data = np.loadtxt(examples / "Zr3Sb4Pt3_CuKa.xye")
+    header = (examples / "Zr3Sb4Pt3_CuKa.xye").read_text().splitlines()[0]
+    assert header == "# wavelength = 1.54056"
+    sticks = simulate_pattern(structure, "CuKa1", (10, 120))
+    top = sticks.x[np.argmax(sticks.y)]
+    assert abs(data[np.argmax(data[:, 1]), 0] - top) < 0.05
+    np.testing.assert_allclose(
+        data[:, 2], np.sqrt(np.maximum(data[:, 1], 1)), atol=0.01
+    )

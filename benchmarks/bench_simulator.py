@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""Time simulate_pattern against pymatgen's XRDCalculator in the same run.
+
+For N varied structures (classic structures first, then pyxtal random
+crystals of all crystal systems, conventional cells <= 20 atoms, fixed seed)
+the sticks over 0-180 degrees 2-theta at Mo K-alpha are computed by both
+(best of ``--repeat`` runs each), checked to agree, and timed; then profile
+synthesis (Cu Ka1+Ka2, 10-120 degrees, step 0.01, pseudo-Voigt, background,
+Poisson noise) and the torch model are timed.  The machine load is printed
+because timings on shared cores depend on it.
+
+Usage::
+
+    python benchmarks/bench_simulator.py [N] [--repeat 3]
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from pymatgen.analysis.diffraction.xrd import XRDCalculator
+
+from diffpy.crystalnet.simulator import simulate_pattern
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from validate_simulator import (  # noqa: E402
+    SYSTEMS,
+    classics,
+    random_structure,
+)
+
+PROFILE = {
+    "u": 0.01,
+    "v": -0.004,
+    "w": 0.004,
+    "crystallite_size": 100.0,
+    "kalpha2": True,
+    "background": (300.0, -80.0, 30.0),
+    "noise": "poisson",
+    "seed": 1,
+    "intensity_max": 2e4,
+}
+
+
+def best_time(func, repeat):
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = func()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def structures(n, seed=11):
+    out = classics()
+    rng = np.random.default_rng(seed)
+    names = list(SYSTEMS)
+    i = 0
+    while len(out) < n:
+        lo, hi = SYSTEMS[names[i % len(names)]]
+        s = random_structure(int(rng.integers(lo, hi + 1)), rng)
+        if s is not None:
+            out.append(s)
+            i += 1
+    return out[:n]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", type=int, nargs="?", default=30)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"load average before: {os.getloadavg()}  cpus: {os.cpu_count()}")
+    cases = structures(args.n)
+    calc = XRDCalculator("MoKa")
+    simulate_pattern(cases[0])  # warm-up: reads the scattering table once
+    calc.get_pattern(cases[0], two_theta_range=(0, 180))
+    ratios = []
+    print(
+        f"{'formula':22s} {'atoms':>5s} {'peaks':>6s} "
+        f"{'pymatgen s':>10s} {'ours s':>9s} {'ratio':>7s}"
+    )
+    for s in cases:
+        t_ref, ref = best_time(
+            lambda: calc.get_pattern(s, two_theta_range=(0, 180)),
+            args.repeat,
+        )
+        t_us, ours = best_time(
+            lambda: simulate_pattern(s, "MoKa", (0, 180)), args.repeat
+        )
+        agree = len(ref.x) == len(ours.x) and np.allclose(
+            ref.y, ours.y, atol=0.1
+        )
+        ratios.append(t_ref / t_us)
+        print(
+            f"{s.composition.reduced_formula[:22]:22s} {len(s):5d} "
+            f"{len(ours.x):6d} {t_ref:10.4f} {t_us:9.4f} "
+            f"{t_ref / t_us:7.1f}{'' if agree else '  DISAGREE'}"
+        )
+    print(
+        f"median speed ratio XRDCalculator / simulate_pattern over "
+        f"{len(cases)} structures: {np.median(ratios):.1f}x "
+        f"(min {np.min(ratios):.1f}x, max {np.max(ratios):.1f}x)"
+    )
+
+    # profile synthesis on top of the sticks
+    t_prof = []
+    for s in cases[: min(10, len(cases))]:
+        t, p = best_time(
+            lambda: simulate_pattern(s, "CuKa", (10, 120), profile=PROFILE),
+            args.repeat,
+        )
+        t_prof.append(t)
+    print(
+        f"profile (Cu Ka1+Ka2, 10-120 deg, {len(p.x)} points, noise): "
+        f"median {np.median(t_prof) * 1e3:.1f} ms per structure"
+    )
+    try:
+        import torch
+
+        from diffpy.crystalnet.simulator_torch import PowderModel
+    except ImportError:  # pragma: no cover
+        print("torch not available: torch timings skipped")
+    else:
+        torch.set_num_threads(1)
+        prof = {k: v for k, v in PROFILE.items() if k not in ("noise", "seed")}
+        model = PowderModel(cases[0], "CuKa", (10, 120), profile=prof)
+
+        def step():
+            model.zero_grad()
+            model().sum().backward()
+
+        t, _ = best_time(step, args.repeat)
+        print(
+            f"torch PowderModel forward+backward ({cases[0].formula}, "
+            f"{len(model.hkl)} reflections, {len(model.grid)} points): "
+            f"{t * 1e3:.1f} ms"
+        )
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
