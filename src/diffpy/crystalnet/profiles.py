@@ -398,7 +398,7 @@ def kalpha_sticks(two_theta, intensity, wavelength, ratio=None, xp=np):
     (array, array)
         Positions and intensities of the Ka1 sticks followed by the Ka2
         sticks that are reachable (sin theta < 1).  The form factors depend
-        on d only, so each line keeps |F|^2 and gets its own LP factor.
+        on d only, so each line keeps ``|F|^2`` and gets its own LP factor.
 
     Raises
     ------

@@ -164,13 +164,14 @@ def enumerate_reflections(lattice_matrix, min_r, max_r):
     lattice_matrix : array_like
         3x3 real-space lattice vectors (rows) in angstrom.
     min_r, max_r : float
-        Shell radii in 1/angstrom (|g| = 1/d).
+        Shell radii in 1/angstrom (``|g| = 1/d``).
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
         Integer hkl of shape (M, 3), lexicographically positive, sorted by
-        |g| and then by descending h, k, l as in XRDCalculator; and |g|.
+        ``|g|`` and then by descending h, k, l as in XRDCalculator; and
+        ``|g|``.
     """
     lattice_matrix = np.asarray(lattice_matrix, dtype=float)
     recip = np.linalg.inv(lattice_matrix).T  # rows a*, b*, c* (no 2 pi)
@@ -304,7 +305,7 @@ def form_factors(s2, z, coeff):
 
 
 def _structure_factor_sq(hkl, s2, sc, b_iso, ustar, chunk=2_000_000):
-    """|F|^2 for all reflections (one matrix product per chunk)."""
+    """``|F|^2`` for all reflections (one matrix product per chunk)."""
     # form factors per distinct element, then gathered to the scatterers
     symbols = sc["symbols"]
     uniq = {s: i for i, s in enumerate(dict.fromkeys(symbols))}
@@ -442,7 +443,7 @@ def stick_table(
     -------
     dict
         ``two_theta``, ``intensity`` (with LP, unscaled, all peaks before the
-        1e-3 cut), ``f2`` (sum of |F|^2 over the peak), ``d``, ``keep``
+        1e-3 cut), ``f2`` (sum of ``|F|^2`` over the peak), ``d``, ``keep``
         (peaks above the cut), and when ``families``: ``hkls`` for the kept
         peaks in pymatgen's format.
     """

@@ -123,8 +123,8 @@ def reflection_intensities(
     Returns
     -------
     (torch.Tensor, torch.Tensor, torch.Tensor)
-        2-theta in degrees, intensity 2 |F|^2 LP (both Friedel mates), and
-        |F|^2 of each reflection.
+        2-theta in degrees, intensity ``2 |F|^2 LP`` (both Friedel
+        mates), and ``|F|^2`` of each reflection.
     """
     g2 = torch.einsum("mi,ij,mj->m", hkl, reciprocal_metric(lattice), hkl)
     g = torch.sqrt(g2)
@@ -265,7 +265,7 @@ class PowderModel(torch.nn.Module):
         return getattr(self, name)
 
     def reflections(self, **overrides):
-        """2-theta (degrees), intensity and |F|^2 of every reflection.
+        """2-theta (degrees), intensity and ``|F|^2`` of every reflection.
 
         Parameters
         ----------
@@ -277,7 +277,7 @@ class PowderModel(torch.nn.Module):
         Returns
         -------
         (torch.Tensor, torch.Tensor, torch.Tensor)
-            Unscaled intensities (2 |F|^2 LP), in enumeration order.
+            Unscaled intensities (``2 |F|^2 LP``), in enumeration order.
         """
         frac = self._get("frac_coords", overrides)[self.site_index]
         return reflection_intensities(
