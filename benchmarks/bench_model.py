@@ -25,6 +25,7 @@ Usage::
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -93,11 +94,14 @@ def train_step_fn(model, data, reference=False):
 
 
 def time_steps(step, steps):
+    """Median seconds per call (robust to other processes on the cores)."""
     step()  # warm up (allocations, Adam state)
-    start = time.perf_counter()
+    times = []
     for _ in range(steps):
+        start = time.perf_counter()
         step()
-    return (time.perf_counter() - start) / steps
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def counted_flops(step):
@@ -179,9 +183,8 @@ def main():
             f"{n_points / ref_seconds:,.0f} points/s, "
             f"{ref_flops / 1e9:.1f} GFLOP/step"
         )
-        print(
-            f"  speed-up of once-per-crystal FiLM: {ref_seconds / seconds:.2f}x"
-        )
+        speedup = ref_seconds / seconds
+        print(f"  speed-up of once-per-crystal FiLM: {speedup:.2f}x")
         mem = subprocess.run(
             [
                 sys.executable, __file__, "--memory-only", name,

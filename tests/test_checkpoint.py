@@ -21,6 +21,16 @@ from diffpy.crystalnet.model import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and a second thread can stall
+    for long when other processes load the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _inputs(b=3, p=25):
     gen = torch.Generator().manual_seed(11)
     pattern = torch.rand(b, N_BINS, generator=gen)

@@ -20,6 +20,16 @@ from diffpy.crystalnet.model import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and a second thread can stall
+    for long when other processes load the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def make_batch(b, p=20, seed=0):
     gen = torch.Generator().manual_seed(seed)
     pattern = torch.rand(b, N_BINS, generator=gen)

@@ -674,7 +674,8 @@ class CrystalNet(nn.Module):
             If False, decode the mean latent once (``samples`` is ignored
             and one grid is returned).
         chunk : int, optional
-            Query points per forward pass (bounds memory).
+            Query points per forward pass, summed over the samples (bounds
+            memory: about ``chunk x 2 width x 4`` bytes per layer).
 
         Returns
         -------
@@ -714,8 +715,9 @@ class CrystalNet(nn.Module):
                 )
                 points = grid_points(n, device=device)
                 out = torch.empty(samples, points.shape[0], device=device)
-                for start in range(0, points.shape[0], int(chunk)):
-                    stop = start + int(chunk)
+                step = max(1, int(chunk) // samples)
+                for start in range(0, points.shape[0], step):
+                    stop = start + step
                     out[:, start:stop] = self.query(
                         enc.film, points[start:stop]
                     )
@@ -790,6 +792,8 @@ class CrystalNet(nn.Module):
 
 
 def _as_row(values, length, name, device):
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
     array = np.asarray(values, dtype=np.float32)
     if array.shape not in ((length,), (1, length)):
         raise CrystalNetInputError(
