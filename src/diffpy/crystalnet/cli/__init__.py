@@ -21,6 +21,8 @@ from diffpy.crystalnet.version import __version__
 SUBCOMMANDS = {
     "inspect": ("diffpy.crystalnet.cli.inspect", "inspect"),
     "dataset": ("diffpy.crystalnet.cli.dataset", "dataset"),
+    "train": ("diffpy.crystalnet.cli.train", "train"),
+    "evaluate": ("diffpy.crystalnet.cli.evaluate", "evaluate"),
 }
 
 
