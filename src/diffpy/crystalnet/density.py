@@ -251,28 +251,35 @@ def cmed(
         + 2.0 * g[0, 2] * (h1 * h3)
         + 2.0 * g[1, 2] * (h2 * h3)
     )
-    cache = {}
-
-    def gauss(b):
-        if b not in cache:
-            cache[b] = np.exp(-(b + b_iso) * s2)
-        return cache[b]
-
+    kinds = _kinds(structure)
+    # form factor x Debye-Waller of every kind as one matrix product:
+    # ff[kind] = sum_w coef[kind, w] * exp(-(w + B) s^2)
+    widths, coef = {}, []
+    for key, _ in kinds:
+        row = {}
+        for name, occu in key:
+            a, b, c = form_factor_coefficients(name)
+            for amp, width in zip(np.append(a, c), np.append(b, 0.0)):
+                col = widths.setdefault(float(width), len(widths))
+                row[col] = row.get(col, 0.0) + occu * amp
+        coef.append(row)
+    cmat = np.zeros((len(kinds), len(widths)))
+    for i, row in enumerate(coef):
+        for col, value in row.items():
+            cmat[i, col] = value
+    wvec = np.array(list(widths)) + b_iso
+    gauss = np.exp(-wvec[:, None] * s2.reshape(1, -1))
+    # einsum, not BLAS: tiny inner sizes, where threaded BLAS only costs
+    ff = np.einsum("kw,wm->km", cmat, gauss).reshape(len(kinds), n, n, m)
     total = np.zeros((n, n, m), dtype=complex)
-    for key, frac in _kinds(structure):
+    for (key, frac), ffk in zip(kinds, ff):
         # separable phases exp(-2 pi i h.x) per atom and direction
         e1 = np.exp(-2j * np.pi * np.outer(frac[:, 0], h))
         e2 = np.exp(-2j * np.pi * np.outer(frac[:, 1], h))
         e3 = np.exp(-2j * np.pi * np.outer(frac[:, 2], hz))
         e12 = (e1[:, :, None] * e2[:, None, :]).reshape(len(frac), n * n)
-        sf = (e12.T @ e3).reshape(n, n, m)
-        ff = np.zeros((n, n, m))
-        for name, occu in key:
-            a, b, c = form_factor_coefficients(name)
-            ff += occu * c * gauss(0.0)
-            for ai, bi in zip(a, b):
-                ff += (occu * ai) * gauss(float(bi))
-        total += ff * sf
+        sf = np.einsum("ja,jb->ab", e12, e3).reshape(n, n, m)
+        total += ffk * sf
     grid = np.fft.irfftn(total, s=(n, n, n), axes=(0, 1, 2)) * (n**3 / volume)
     if return_structure:
         return grid, structure
