@@ -34,6 +34,8 @@ _LAZY = {
     "to_diffpy": "diffpy.crystalnet.structures",
     "from_diffpy": "diffpy.crystalnet.structures",
     "resolve_wavelength": "diffpy.crystalnet.wavelengths",
+    "cmed": "diffpy.crystalnet.density",
+    "cmed_cell": "diffpy.crystalnet.cells",
     "simulate_pattern": "diffpy.crystalnet.simulator",
     "Profile": "diffpy.crystalnet.profiles",
     "CrystalNet": "diffpy.crystalnet.model",
