@@ -227,6 +227,9 @@ def test_bad_input_is_reported(tiny):
         tiny.predict_grid(bad, composition[0].numpy(), n=3)
     with pytest.raises(CrystalNetInputError, match="n"):
         tiny.predict_grid(pattern[0], composition[0], n=0)
+    tiny.train()
+    with pytest.raises(CrystalNetInputError, match="at least 2 crystals"):
+        tiny(pattern[:1], composition[:1], points[:1])
     with pytest.raises(CrystalNetInputError, match="preset"):
         CrystalNetConfig.preset("huge")
     with pytest.raises(CrystalNetInputError, match="target"):

@@ -541,6 +541,12 @@ class CrystalNet(nn.Module):
                 f"{pattern.shape[0]} patterns",
                 source="composition",
             )
+        if self.training and pattern.shape[0] < 2:
+            raise CrystalNetInputError(
+                "training mode needs at least 2 crystals per batch "
+                "(BatchNorm over crystals); call model.eval() for inference",
+                source="pattern",
+            )
         x = self._pattern_input(pattern, mask)
         mu_x, lv_x = self.xrd_mu(x), self.xrd_logvar(x)
         mu_f = self.formula_mu(composition)
