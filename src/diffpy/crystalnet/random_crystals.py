@@ -197,7 +197,7 @@ def random_crystal(
     volume="contact",
     min_distance_factor=None,
     max_count=5,
-    timeout=2.0,
+    timeout=0.5,
     t_factor=None,
 ):
     """Generate one random crystal with pyxtal.
