@@ -40,6 +40,7 @@ from diffpy.crystalnet.shards import (
     shard_paths,
     write_shard,
 )
+from diffpy.crystalnet.splits import assign_split
 
 __all__ = [
     "BuildSettings",
@@ -109,7 +110,9 @@ class BuildSettings:
     fractions : dict
         Fractions of the ``val`` and ``test`` splits.
     exclude : list of str
-        Dedupe keys (``"formula|spacegroup"``) kept out of the dataset.
+        Keys kept out of the dataset: ``"formula|spacegroup"`` or
+        ``"source:id"`` of a structure or of a decorated parent (see
+        :func:`diffpy.crystalnet.splits.load_exclusions`).
     """
 
     systems: tuple = ("cubic", "trigonal")
@@ -131,37 +134,9 @@ class BuildSettings:
         return out
 
 
-def dedupe_key(formula, spacegroup):
-    """Return the deduplication key: reduced formula and space group."""
+def _key(formula, spacegroup):
+    """Deduplication key: reduced formula and space group (the paper's)."""
     return f"{formula}|{int(spacegroup)}"
-
-
-def split_of(group, fractions, seed=0):
-    """Assign a split from a stable hash of a group key.
-
-    Parameters
-    ----------
-    group : str
-        The key whose members must share a split (the decorated parent,
-        or the structure's own dedupe key).
-    fractions : dict
-        ``{"val": f_val, "test": f_test}``; the rest is ``train``.
-    seed : int, optional
-        Mixed into the hash so different datasets can split differently.
-
-    Returns
-    -------
-    str
-        ``"train"``, ``"val"`` or ``"test"``.
-    """
-    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
-    u = int.from_bytes(digest[:8], "big") / 2.0**64
-    f_val, f_test = fractions.get("val", 0.0), fractions.get("test", 0.0)
-    if u < f_test:
-        return "test"
-    if u < f_test + f_val:
-        return "val"
-    return "train"
 
 
 def make_entry(structure, settings, record=0, source="", ident="", parent=""):
@@ -200,7 +175,8 @@ def make_entry(structure, settings, record=0, source="", ident="", parent=""):
     if system not in settings.systems:
         return f"crystal system {system} not requested"
     formula = cell.composition.reduced_formula
-    if dedupe_key(formula, spacegroup) in set(settings.exclude):
+    excluded = set(settings.exclude)
+    if excluded & {_key(formula, spacegroup), parent, f"{source}:{ident}"}:
         return "in the exclusion list"
     sticks = simulate_pattern(
         cell, wavelength="MoKa", two_theta_range=(0, 180)
@@ -411,10 +387,9 @@ def _build_block(source, source_index, local, block, path, settings, pool):
     entries, skipped = [], {}
     for index, result in results:
         if isinstance(result, dict):
-            group = result["parent"] or dedupe_key(
-                result["formula"], result["spacegroup"]
-            )
-            result["split"] = split_of(
+            # decorations share their parent's split; others are their own
+            group = result["parent"] or f"{result['source']}:{result['id']}"
+            result["split"] = assign_split(
                 group, settings.fractions, settings.seed
             )
             entries.append(result)
@@ -434,7 +409,7 @@ def _build_block(source, source_index, local, block, path, settings, pool):
             "skipped": skipped,
         },
     )
-    keys = {dedupe_key(e["formula"], e["spacegroup"]) for e in entries}
+    keys = {_key(e["formula"], e["spacegroup"]) for e in entries}
     return {"keys": keys, "count": len(entries), "skipped": skipped}
 
 
@@ -451,8 +426,7 @@ def _existing_keys(out, shard=(0, 1)):
             continue
         meta = read_shard_meta(path)
         keys.update(
-            dedupe_key(f, sg)
-            for f, sg in zip(meta["formula"], meta["spacegroup"])
+            _key(f, sg) for f, sg in zip(meta["formula"], meta["spacegroup"])
         )
     return keys
 
@@ -538,7 +512,7 @@ def finalize_dataset(out, hashes=True):
         order = np.argsort(meta["record"], kind="stable")
         kept = []
         for i in order:
-            key = dedupe_key(meta["formula"][i], meta["spacegroup"][i])
+            key = _key(meta["formula"][i], meta["spacegroup"][i])
             if key in seen:
                 duplicates += 1
                 continue

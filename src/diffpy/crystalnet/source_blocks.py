@@ -36,7 +36,6 @@ __all__ = [
     "DecoratedSource",
     "FileSource",
     "RandomSource",
-    "exclusion_keys",
     "make_source",
     "space_groups_of",
 ]
@@ -244,44 +243,3 @@ def make_source(spec, settings):
             spec,
         )
     return FileSource(spec)
-
-
-def exclusion_keys(path, symprec=0.1):
-    """Dedupe keys (``formula|spacegroup``) to keep out of a dataset.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A text file of keys (one per line, ``#`` comments), or a structure
-        source (CIF file/folder, CSV, JSON) whose structures are excluded.
-    symprec : float, optional
-        Symmetry tolerance (angstrom) for the space group; use the build's.
-
-    Returns
-    -------
-    set of str
-    """
-    from diffpy.crystalnet.sources import read_source
-
-    path = Path(path)
-    if path.suffix.lower() in (".txt", ".keys"):
-        keys = set()
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            line = line.split("#")[0].strip()
-            if not line:
-                continue
-            formula, _, group = line.partition("|")
-            if not group.strip().isdigit():
-                raise CrystalNetInputError(
-                    f"line {number}: expected 'formula|spacegroup', "
-                    f"got {line!r}",
-                    path,
-                )
-            keys.add(f"{formula.strip()}|{int(group)}")
-        return keys
-    keys = set()
-    for record in read_source(path):
-        s = record.structure
-        group = s.get_space_group_info(symprec=symprec)[1]
-        keys.add(f"{s.composition.reduced_formula}|{group}")
-    return keys

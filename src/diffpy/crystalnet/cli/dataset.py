@@ -132,7 +132,8 @@ def build(
         build_dataset,
         finalize_dataset,
     )
-    from diffpy.crystalnet.source_blocks import exclusion_keys, make_source
+    from diffpy.crystalnet.source_blocks import make_source
+    from diffpy.crystalnet.splits import load_exclusions
 
     logging.basicConfig(level=logging.WARNING)
     chosen = (
@@ -154,7 +155,7 @@ def build(
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise CrystalNetInputError("--val + --test must be in [0, 1)", "--val")
     k, n_jobs = _parse_shard(shard)
-    keys = sorted(set().union(*(exclusion_keys(p) for p in exclude)))
+    keys = sorted(load_exclusions(exclude, symprec=0.1)) if exclude else []
     settings = BuildSettings(
         systems=chosen,
         n=n,
