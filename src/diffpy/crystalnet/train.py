@@ -722,6 +722,12 @@ def train(
             elapsed = time.perf_counter() - start_time
             time_up = s.max_minutes and elapsed > 60 * s.max_minutes
             stop_now = stop_at is not None and step >= stop_at
+            if distributed and s.max_minutes:  # every rank stops together
+                import torch.distributed as dist
+
+                flag = torch.tensor([float(bool(time_up))], device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                time_up = bool(flag.item())
             if position >= steps_per_epoch:
                 epoch, position = epoch + 1, 0
             row = None
