@@ -758,11 +758,7 @@ class CrystalNet(nn.Module):
         int
             Number of batches used.
         """
-        norms = [
-            m
-            for m in self.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm)
-        ]
+        norms = [m for m in self.modules() if isinstance(m, nn.BatchNorm1d)]
         saved = [(m, m.momentum) for m in norms]
         was_training = self.training
         count = 0
