@@ -7,24 +7,26 @@ file that exists is complete.
 
 Per entry (``N`` entries in a shard, ``n`` the grid size):
 
-========================  ===================  ============================
-dataset                   shape, type          content
-========================  ===================  ============================
-``pattern``               (N, 1024) float32    binned stick pattern, max 1
-``composition``           (N, 118) float32     atom fractions, index Z-1
-``cmed``                  (N, n, n, n) float16 density in e/A^3 on the cell
-``lattice``               (N, 3, 3) float64    CMED cell, rows a, b, c (A)
-``sticks_q``              (N,) vlen float32    stick positions Q (1/A)
-``sticks_intensity``      (N,) vlen float32    stick intensities (max 100)
-``spacegroup``            (N,) int16           international number
-``nsites``                (N,) int16           atoms in the CMED cell
-``record``                (N,) int64           index in the source stream
-``seed``                  (N,) int64           seed of generated records
-``formula``, ``system``,  (N,) vlen str        reduced formula, crystal
-``split``, ``source``,                         system, train/val/test,
-``id``, ``parent``,                            provenance, and the CMED
-``structure``                                  cell as pymatgen JSON
-========================  ===================  ============================
+=====================  =======================  ===========================
+dataset                shape, type              content
+=====================  =======================  ===========================
+``pattern``            (N, 1024) float32        binned stick pattern, max 1
+``composition``        (N, 118) float32         atom fractions, index Z-1
+``cmed``               (N, n, n, n) float16     density (e/A^3) on the cell
+``lattice``            (N, 3, 3) float64        CMED cell, rows a, b, c (A)
+``sticks_q``           (N,) vlen float32        stick positions Q (1/A)
+``sticks_intensity``   (N,) vlen float32        stick intensities (max 100)
+``spacegroup``         (N,) int16               international number
+``nsites``             (N,) int16               atoms in the CMED cell
+``record``             (N,) int64               index in the source stream
+``seed``               (N,) int64               seed of generated records
+``formula``            (N,) vlen str            reduced formula
+``system``             (N,) vlen str            crystal system
+``split``              (N,) vlen str            train, val or test
+``source``, ``id``     (N,) vlen str            provenance
+``parent``             (N,) vlen str            decorated parent (or empty)
+``structure``          (N,) vlen str            CMED cell, pymatgen JSON
+=====================  =======================  ===========================
 
 Storage precision: the density is stored as IEEE half precision, whose
 relative rounding error is at most 2**-11 (0.05 %); values below 6e-5 e/A^3
