@@ -175,24 +175,35 @@ def enumerate_reflections(lattice_matrix, min_r, max_r):
     """
     lattice_matrix = np.asarray(lattice_matrix, dtype=float)
     recip = np.linalg.inv(lattice_matrix).T  # rows a*, b*, c* (no 2 pi)
+    metric = recip @ recip.T
     # |h| = |g . a| <= |g| |a|
     hmax = np.floor(max_r * np.linalg.norm(lattice_matrix, axis=1) + 1e-9)
-    hmax = hmax.astype(int)
-    h = np.arange(0, hmax[0] + 1)
-    k = np.arange(-hmax[1], hmax[1] + 1)
-    ll = np.arange(-hmax[2], hmax[2] + 1)
-    grid = np.stack(np.meshgrid(h, k, ll, indexing="ij"), -1).reshape(-1, 3)
-    hh, kk, lw = grid.T
-    half = (
-        (hh > 0) | ((hh == 0) & (kk > 0)) | ((hh == 0) & (kk == 0) & (lw > 0))
+    nh, nk, nl = (int(n) for n in hmax)
+    h = np.arange(0, nh + 1, dtype=float)[:, None, None]
+    k = np.arange(-nk, nk + 1, dtype=float)[None, :, None]
+    ll = np.arange(-nl, nl + 1, dtype=float)[None, None, :]
+    # 1/d^2 = h G* h^T on the whole box by broadcasting
+    g2 = (
+        metric[0, 0] * h * h
+        + metric[1, 1] * k * k
+        + metric[2, 2] * ll * ll
+        + 2 * metric[0, 1] * h * k
+        + 2 * metric[0, 2] * h * ll
+        + 2 * metric[1, 2] * k * ll
     )
-    grid = grid[half]
-    g = np.sqrt(np.einsum("ij,ij->i", grid @ recip, grid @ recip))
-    keep = g <= max_r + 1e-8
+    keep = g2 <= (max_r + 1e-8) ** 2
     if min_r:
-        keep &= g >= min_r
-    grid, g = grid[keep], g[keep]
-    order = np.lexsort((-grid[:, 2], -grid[:, 1], -grid[:, 0], g))
+        keep &= g2 >= min_r**2
+    # one Friedel half-space: h > 0, or h = 0 and k > 0, or h = k = 0, l > 0
+    keep[0, :nk, :] = False
+    keep[0, nk, : nl + 1] = False
+    ih, ik, il = np.nonzero(keep)  # lexicographic (h, k, l) order
+    grid = np.column_stack([ih, ik - nk, il - nl])
+    cart = grid @ recip  # |g| as XRDCalculator computes it (Cartesian)
+    g = np.sqrt(np.einsum("ij,ij->i", cart, cart))
+    # sort by |g|, ties by descending (h, k, l) as XRDCalculator
+    grid, g = grid[::-1], g[::-1]
+    order = np.argsort(g, kind="stable")
     return grid[order], g[order]
 
 
