@@ -42,6 +42,9 @@ _LAZY = {
     "CrystalNetConfig": "diffpy.crystalnet.model",
     "load_model": "diffpy.crystalnet.checkpoint",
     "save_checkpoint": "diffpy.crystalnet.checkpoint",
+    "solve": "diffpy.crystalnet.solve",
+    "decode_density": "diffpy.crystalnet.decode",
+    "fit_candidate": "diffpy.crystalnet.fit",
 }
 
 __all__ = ["CrystalNetInputError", "__version__", *sorted(_LAZY)]

@@ -368,6 +368,7 @@ def fit_candidate(
             x_scale="jac",
             max_nfev=max_nfev,
             diff_step=1e-3,
+            tr_solver="lsmr",
         )
         best = evaluate(result.x)
         nfev, success, message = result.nfev, result.success, result.message

@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "dataset": ("diffpy.crystalnet.cli.dataset", "dataset"),
     "train": ("diffpy.crystalnet.cli.train", "train"),
     "evaluate": ("diffpy.crystalnet.cli.evaluate", "evaluate"),
+    "solve": ("diffpy.crystalnet.cli.solve", "solve"),
 }
 
 

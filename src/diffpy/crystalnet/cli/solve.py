@@ -1,0 +1,133 @@
+"""``diffpy.crystalnet solve``: structure candidates from a powder pattern."""
+
+import warnings
+from pathlib import Path
+
+import click
+
+from diffpy.crystalnet.errors import CrystalNetInputError
+
+
+@click.command("solve")
+@click.argument("pattern", type=click.Path(path_type=Path))
+@click.option(
+    "--composition",
+    "-c",
+    default=None,
+    help="Formula, e.g. Zr3Sb4Pt3 (a ratio; strongly recommended).",
+)
+@click.option(
+    "--wavelength",
+    "-w",
+    default=None,
+    help="Angstrom or a line name (CuKa1, MoKa); overrides the file.",
+)
+@click.option(
+    "--lattice",
+    default=None,
+    help='Conventional cell as text, e.g. "a=5.4" or "a=4.1,c=28.6".',
+)
+@click.option(
+    "--cell",
+    nargs=6,
+    type=float,
+    default=None,
+    help="Conventional cell: a b c alpha beta gamma.",
+)
+@click.option(
+    "--centring",
+    type=click.Choice(["P", "I", "F", "R"]),
+    default=None,
+    help="Centring of --lattice/--cell (default: from the peaks).",
+)
+@click.option("--samples", type=int, default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoint; default the shipped model.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output folder (default: <pattern stem>-solve).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing --out.")
+@click.option(
+    "--no-densities", is_flag=True, help="Skip CHGCAR and cube files."
+)
+def solve(**opts):
+    """Solve the structure of PATTERN (a powder X-ray profile).
+
+    Writes ranked symmetrised CIFs, densities, candidates.json and
+    report.png to --out and prints the ranking.
+    """
+    from diffpy.crystalnet.report import format_table, write_outputs
+    from diffpy.crystalnet.solve import solve as run
+
+    pattern = opts["pattern"]
+    if not pattern.is_file():
+        raise CrystalNetInputError("no such file", pattern)
+    if opts["lattice"] and opts["cell"]:
+        raise CrystalNetInputError(
+            "give --lattice or --cell, not both", "cell"
+        )
+    if opts["samples"] < 1:
+        raise CrystalNetInputError("must be at least 1", "--samples")
+    lattice = opts["lattice"] or (list(opts["cell"]) if opts["cell"] else None)
+    out = opts["out"] or pattern.with_name(pattern.stem + "-solve")
+    if out.exists() and not opts["force"]:
+        raise CrystalNetInputError("exists; pass --force to replace it", out)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        try:
+            result = run(
+                pattern,
+                composition=opts["composition"],
+                wavelength=opts["wavelength"],
+                lattice=lattice,
+                samples=opts["samples"],
+                seed=opts["seed"],
+                model=opts["model"],
+                centring=opts["centring"],
+            )
+        except CrystalNetInputError as error:
+            source = error.source
+            if source in (None, "pattern", str(pattern)) or (
+                Path(source).exists()
+            ):
+                raise
+            raise CrystalNetInputError(
+                f"{error.source}: {error.problem}", pattern
+            ) from None
+    written = write_outputs(
+        result, out, force=opts["force"], densities=not opts["no_densities"]
+    )
+    lat = result.provenance.get("lattice", {})
+    origin = lat.get("origin", "?")
+    if origin == "indexed" and lat.get("m20") is not None:
+        origin += f", M20 = {lat['m20']:.1f}"
+    click.echo(
+        f"{pattern}: wavelength {result.pattern.wavelength:g} A "
+        f"({result.provenance.get('wavelength_origin')}), lattice "
+        f"{_abc(lat.get('conventional'))} {lat.get('centring', '')} "
+        f"({origin})"
+    )
+    click.echo(format_table(result))
+    for note in result.warnings:
+        click.echo(f"Warning: {note}", err=True)
+    times = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    click.echo(f"time: {times}")
+    click.echo(f"wrote {len(written['files'])} files to {written['folder']}")
+
+
+def _abc(values):
+    if not values:
+        return "?"
+    a, b, c, al, be, ga = values
+    return (
+        f"a={a:.4f} b={b:.4f} c={c:.4f} "
+        f"alpha={al:.2f} beta={be:.2f} gamma={ga:.2f}"
+    )

@@ -1,0 +1,776 @@
+"""Solve a crystal structure from a powder pattern: the whole pipeline.
+
+:func:`solve` runs, and times, these steps:
+
+1. **Pattern**: read the file (:func:`~diffpy.crystalnet.load_pattern`) and
+   bin it onto the CrystalNet input grid
+   (:meth:`~diffpy.crystalnet.patterns.Pattern.to_model_input`).
+2. **Composition**: the formula as a 118-vector prior
+   (:func:`~diffpy.crystalnet.composition.composition_vector`).  It may be
+   left out (the paper's network accepts an all-zero prior), with a
+   warning: decoding then guesses elements from electron counts.
+3. **Lattice**: given (text ``"a=5.4"``, ``"a=4.1,c=28.6"``, a pymatgen
+   ``Lattice`` or six numbers) or found by indexing the pattern
+   (:func:`diffpy.crystalnet.indexing.index_pattern`).  The density is
+   defined on the standard primitive cell of
+   :func:`~diffpy.crystalnet.cells.cmed_cell`; for an indexing solution that
+   is ``IndexingSolution.primitive_lattice()``, for a given conventional
+   lattice the centring (P, I, F or R) is the most centred one whose
+   allowed reflections explain the observed peaks (or ``centring=``), and
+   the primitive cell is what :func:`cmed_cell` makes of the lattice points.
+4. **Densities**: ``samples`` latent samples of the network
+   (:meth:`~diffpy.crystalnet.model.CrystalNet.predict_grid`), or densities
+   you pass (``densities=``, e.g. the true density: the decode-only
+   ceiling).
+5. **Decode** each density (:func:`~diffpy.crystalnet.decode.decode_density`).
+6. **Fit** each candidate to the observed profile
+   (:func:`~diffpy.crystalnet.fit.fit_candidate`), merge candidates that are
+   the same structure (pymatgen ``StructureMatcher``), and **rank** by Rwp.
+
+Warnings a user can act on are collected in ``result.warnings`` (and per
+candidate): a composition the cell cannot hold with sensible atomic volumes
+(5-60 angstrom^3 per atom), a pattern without peaks, a candidate with
+impossible interatomic distances, decoding failures.
+"""
+
+import hashlib
+import os
+import time
+import warnings as _warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from diffpy.crystalnet.errors import CrystalNetInputError
+
+__all__ = ["Candidate", "SolveResult", "solve", "lattice_points"]
+
+#: sensible volume per atom in angstrom^3 (H-rich to heavy, open to dense)
+VOLUME_PER_ATOM = (5.0, 60.0)
+
+#: lattice points (fractions of the conventional cell) of each centring
+_CENTRING_POINTS = {
+    "P": [[0, 0, 0]],
+    "I": [[0, 0, 0], [0.5, 0.5, 0.5]],
+    "F": [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]],
+    "R": [[0, 0, 0], [2 / 3, 1 / 3, 1 / 3], [1 / 3, 2 / 3, 2 / 3]],
+}
+
+
+def lattice_points(centring):
+    """Fractional lattice points of a conventional cell's centring.
+
+    Parameters
+    ----------
+    centring : {"P", "I", "F", "R"}
+        R is the obverse rhombohedral centring of the hexagonal cell.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(m, 3)`` fractional coordinates.
+    """
+    if centring not in _CENTRING_POINTS:
+        raise CrystalNetInputError(
+            f"unknown centring {centring!r}; use one of "
+            f"{sorted(_CENTRING_POINTS)}",
+            "centring",
+        )
+    return np.array(_CENTRING_POINTS[centring], dtype=float)
+
+
+@dataclass(eq=False)
+class Candidate:
+    """One solution candidate.
+
+    Attributes
+    ----------
+    structure : pymatgen.core.Structure
+        The symmetrised structure (conventional cell), lattice scaled by the
+        refined strain of the fit.
+    rwp, rp, chi2 : float or None
+        Agreement with the observed profile (None when the fit failed).
+    spacegroup : str
+        Hermann-Mauguin symbol of the space group imposed.
+    spacegroup_number : int
+        Its number.
+    symprec : float or None
+        spglib tolerance that found it (angstrom).
+    density : numpy.ndarray
+        The ``(n, n, n)`` density it was decoded from (e/angstrom^3) on
+        :attr:`lattice`.
+    lattice : pymatgen.core.Lattice
+        The CMED cell of the density.
+    cell_structure : pymatgen.core.Structure
+        The decoded atoms on the density's cell (P1).
+    source : str
+        Where the density came from (``"network sample 3"``, ``"given
+        density 1"``); merged duplicates are listed in :attr:`also_from`.
+    decoded : diffpy.crystalnet.decode.DecodedCandidate
+        Decoding details (sites with electrons, formula units).
+    fit : diffpy.crystalnet.fit.FitResult or None
+        The profile fit.
+    warnings : list of str
+        Problems found with this candidate.
+    also_from : list of str
+        Other densities that decoded to the same structure.
+    """
+
+    structure: object
+    rwp: float
+    rp: float
+    chi2: float
+    spacegroup: str
+    spacegroup_number: int
+    symprec: float
+    density: np.ndarray
+    lattice: object
+    cell_structure: object
+    source: str
+    decoded: object = None
+    fit: object = None
+    warnings: list = field(default_factory=list)
+    also_from: list = field(default_factory=list)
+
+    @property
+    def formula(self):
+        """Reduced formula (str)."""
+        return self.structure.composition.reduced_formula
+
+    def to_diffpy(self):
+        """The structure as a ``diffpy.structure.Structure``.
+
+        Returns
+        -------
+        diffpy.structure.Structure
+            For diffpy.srfit, diffpy.pdffit2 or diffpy.srreal.
+        """
+        from diffpy.crystalnet.structures import to_diffpy
+
+        return to_diffpy(self.structure)
+
+    def write_cif(self, path, force=False, symprec=None):
+        """Write the symmetrised structure as CIF (atomic write).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Output file.
+        force : bool, optional
+            Replace an existing file.
+        symprec : float, optional
+            Tolerance for the symmetry written; default the one used when
+            decoding (0.01 if none was found).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from diffpy.crystalnet.structures import write_cif
+
+        tol = symprec if symprec is not None else (self.symprec or 0.01)
+        # the structure is already on exact positions: a tight tolerance
+        # keeps exactly the space group that was imposed
+        return write_cif(
+            self.structure, path, symprec=min(tol, 0.01), force=force
+        )
+
+    def summary(self):
+        """Plain-data summary (for JSON).
+
+        Returns
+        -------
+        dict
+        """
+        s = self.structure
+        sites = []
+        try:
+            from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+            sym = SpacegroupAnalyzer(
+                s, symprec=0.01
+            ).get_symmetrized_structure()
+            for group, wyck in zip(sym.equivalent_sites, sym.wyckoff_symbols):
+                site = group[0]
+                sites.append(
+                    dict(
+                        element=site.specie.symbol,
+                        wyckoff=wyck,
+                        frac=[round(float(v), 5) for v in site.frac_coords],
+                    )
+                )
+        except Exception:  # keep the summary even if spglib balks
+            sites = [
+                dict(
+                    element=site.specie.symbol,
+                    frac=[round(float(v), 5) for v in site.frac_coords],
+                )
+                for site in s
+            ]
+        fit = None
+        if self.fit is not None:
+            fit = {
+                k: v
+                for k, v in self.fit.parameters.items()
+                if k not in ("refined",)
+            }
+        return dict(
+            formula=self.formula,
+            spacegroup=self.spacegroup,
+            spacegroup_number=self.spacegroup_number,
+            symprec=self.symprec,
+            rwp=self.rwp,
+            rp=self.rp,
+            chi2=self.chi2,
+            atoms_conventional=len(s),
+            lattice=dict(
+                zip(
+                    ("a", "b", "c", "alpha", "beta", "gamma"),
+                    [round(float(v), 5) for v in s.lattice.parameters],
+                )
+            ),
+            sites=sites,
+            density_sites=self.decoded.sites if self.decoded else None,
+            formula_units_per_density_cell=(
+                self.decoded.formula_units if self.decoded else None
+            ),
+            source=self.source,
+            also_from=list(self.also_from),
+            fit=fit,
+            warnings=list(self.warnings),
+        )
+
+
+class SolveResult(list):
+    """The candidates, best first, with what the run used and measured.
+
+    A list of :class:`Candidate` with extra attributes:
+
+    Attributes
+    ----------
+    pattern : diffpy.crystalnet.patterns.Pattern
+        The observed pattern.
+    provenance : dict
+        Input file, wavelength and its origin, composition, lattice and its
+        origin (given or indexed, with M20), model path, sha256 and
+        package version, samples, seed.
+    timings : dict
+        Seconds per step (``load``, ``model_input``, ``lattice``,
+        ``densities``, ``decode``, ``fit``, ``total``).
+    warnings : list of str
+        Problems a user can act on.
+    """
+
+    def __init__(self, candidates=(), pattern=None, provenance=None):
+        super().__init__(candidates)
+        self.pattern = pattern
+        self.provenance = dict(provenance or {})
+        self.timings = {}
+        self.warnings = []
+
+    @property
+    def best(self):
+        """The top candidate, or None."""
+        return self[0] if self else None
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _load(pattern_or_path, wavelength):
+    from diffpy.crystalnet.patterns import Pattern, load_pattern
+
+    if isinstance(pattern_or_path, Pattern):
+        pattern = pattern_or_path
+        if wavelength is not None:
+            from dataclasses import replace
+
+            from diffpy.crystalnet.wavelengths import resolve_wavelength
+
+            meta = dict(pattern.metadata)
+            meta["wavelength_origin"] = "argument"
+            pattern = replace(
+                pattern,
+                wavelength=resolve_wavelength(wavelength, "wavelength"),
+                metadata=meta,
+            )
+        return pattern
+    if isinstance(pattern_or_path, (str, os.PathLike)):
+        return load_pattern(pattern_or_path, wavelength=wavelength)
+    raise CrystalNetInputError(
+        "expected a file path or a Pattern, not "
+        f"{type(pattern_or_path).__name__}",
+        "pattern",
+    )
+
+
+def _user_lattice(lattice):
+    """A conventional pymatgen Lattice from text, a Lattice or 6 numbers."""
+    from pymatgen.core import Lattice
+
+    if isinstance(lattice, Lattice):
+        return lattice
+    if isinstance(lattice, str):
+        from diffpy.crystalnet.indexing import parse_lattice
+
+        parsed = parse_lattice(lattice)
+        return parsed if isinstance(parsed, Lattice) else Lattice(parsed)
+    values = np.asarray(lattice, dtype=float).ravel()
+    if values.size == 6:
+        try:
+            from diffpy.crystalnet.indexing import cell_from_parameters
+
+            return cell_from_parameters(*values)
+        except ImportError:  # pragma: no cover - indexing not installed
+            return Lattice.from_parameters(*values)
+    if values.size == 9:
+        return Lattice(values.reshape(3, 3))
+    raise CrystalNetInputError(
+        "give the lattice as text ('a=5.4', 'a=4.1,c=28.6'), a pymatgen "
+        "Lattice, six numbers (a b c alpha beta gamma) or a 3x3 matrix",
+        "lattice",
+    )
+
+
+def primitive_cmed_lattice(lattice, centring="P"):
+    """The CMED cell (:func:`cmed_cell`) of a conventional lattice.
+
+    Parameters
+    ----------
+    lattice : pymatgen.core.Lattice
+        Conventional cell.
+    centring : {"P", "I", "F", "R"}
+        Its centring.
+
+    Returns
+    -------
+    pymatgen.core.Lattice
+        The standard primitive lattice, exactly as :func:`cmed_cell` gives
+        it for a crystal with this lattice and centring.
+    """
+    from pymatgen.core import Structure
+
+    from diffpy.crystalnet.cells import cmed_cell
+
+    points = lattice_points(centring)
+    dummy = Structure(lattice, ["C"] * len(points), points)
+    return cmed_cell(dummy).lattice
+
+
+def _allowed_d(lattice, centring, q_max):
+    """Sorted d-spacings of reflections allowed by the centring."""
+    from diffpy.crystalnet.simulator import enumerate_reflections
+
+    hkl, g = enumerate_reflections(lattice.matrix, 0.0, q_max / (2 * np.pi))
+    phase = hkl @ lattice_points(centring).T
+    ok = np.all(np.abs(phase - np.rint(phase)) < 1e-6, axis=1)
+    return np.sort(1.0 / g[ok & (g > 0)])
+
+
+def infer_centring(lattice, pattern, candidates=None, tolerance=0.004):
+    """The most centred lattice whose reflections explain the peaks.
+
+    Parameters
+    ----------
+    lattice : pymatgen.core.Lattice
+        The conventional cell.
+    pattern : diffpy.crystalnet.patterns.Pattern
+        The observed pattern (peaks from
+        :func:`diffpy.crystalnet.peak_search.find_peaks`).
+    candidates : sequence of str, optional
+        Centrings to try; default F, I, P for a cubic cell, R, P for a
+        hexagonal one, P otherwise.
+    tolerance : float, optional
+        Largest relative d-spacing error of an explained peak.
+
+    Returns
+    -------
+    centring : str
+    explained : float
+        Fraction of the peaks explained.
+    """
+    from diffpy.crystalnet.peak_search import find_peaks
+
+    if candidates is None:
+        a, b, c, al, be, ga = lattice.parameters
+        cubic = np.allclose([a, b], c, rtol=1e-4) and np.allclose(
+            [al, be, ga], 90, atol=1e-3
+        )
+        hexagonal = (
+            abs(a - b) < 1e-4 * a
+            and np.allclose([al, be], 90, atol=1e-3)
+            and abs(ga - 120) < 1e-3
+        )
+        candidates = ("F", "I", "P") if cubic else ("R", "P")
+        if not cubic and not hexagonal:
+            candidates = ("P",)
+    peaks = find_peaks(pattern)
+    q = np.asarray(peaks.q, dtype=float)
+    if q.size == 0:
+        return candidates[-1], 0.0
+    d_obs = 2 * np.pi / q
+    scores = {}
+    for centring in candidates:
+        d_calc = _allowed_d(lattice, centring, float(q.max()) * 1.02)
+        if d_calc.size == 0:
+            scores[centring] = 0.0
+            continue
+        idx = np.clip(np.searchsorted(d_calc, d_obs), 1, len(d_calc) - 1)
+        near = np.minimum(
+            np.abs(d_calc[idx] - d_obs), np.abs(d_calc[idx - 1] - d_obs)
+        )
+        scores[centring] = float(np.mean(near / d_obs < tolerance))
+    best = max(scores.values())
+    for centring in candidates:  # most centred first
+        if scores[centring] >= best - 1e-9 and scores[centring] >= 0.9:
+            return centring, scores[centring]
+    return max(scores, key=scores.get), best
+
+
+def _formula_atoms(composition):
+    from diffpy.crystalnet.decode import _parse_composition
+
+    amounts = _parse_composition(composition)
+    return amounts, sum(amounts.values())
+
+
+def _load_model(model):
+    from diffpy.crystalnet.checkpoint import default_model_path, load_model
+
+    if model is None or isinstance(model, (str, os.PathLike)):
+        path = default_model_path() if model is None else Path(model)
+        net = load_model(model)
+        info = dict(
+            path=str(path),
+            sha256=_sha256(path),
+            default=model is None,
+        )
+        return net, info
+    if hasattr(model, "predict_grid"):
+        return model, dict(path=None, sha256=None, default=False)
+    raise CrystalNetInputError(
+        "model must be a checkpoint path or a CrystalNet, not "
+        f"{type(model).__name__}",
+        "model",
+    )
+
+
+def solve(
+    pattern_or_path,
+    composition=None,
+    wavelength=None,
+    lattice=None,
+    samples=5,
+    seed=0,
+    model=None,
+    densities=None,
+    centring=None,
+    n=50,
+    systems=("cubic", "trigonal"),
+    symprec=None,
+    fit=True,
+    dedupe=True,
+):
+    """Solve a structure from a powder pattern with CrystalNet.
+
+    Parameters
+    ----------
+    pattern_or_path : str or os.PathLike or Pattern
+        The observed pattern (file or object).
+    composition : str or pymatgen.core.Composition, optional
+        The formula (a ratio).  Strongly recommended; without it a warning
+        is issued and elements are guessed from electron counts.
+    wavelength : float or str, optional
+        Wavelength (angstrom or a line name); overrides the file's.
+    lattice : str or pymatgen.core.Lattice or sequence, optional
+        The conventional cell: ``"a=5.4"``, ``"a=4.1,c=28.6"``, a
+        ``Lattice`` or ``(a, b, c, alpha, beta, gamma)``.  Default: index
+        the pattern.
+    samples : int, optional
+        Latent samples of the network (default 5).
+    seed : int, optional
+        Seed of the latent samples (default 0: reproducible).
+    model : str or os.PathLike or CrystalNet, optional
+        Checkpoint or network; default the shipped model.
+    densities : sequence of array_like, optional
+        Decode these ``(n, n, n)`` densities on the CMED cell instead of
+        network samples (no model is loaded), e.g. the true density for
+        the decode-only ceiling.
+    centring : {"P", "I", "F", "R"}, optional
+        Centring of a given ``lattice``; default inferred from the peaks.
+    n : int, optional
+        Density grid points per edge (default 50).
+    systems : sequence of str, optional
+        Crystal systems tried by the indexing (default cubic, trigonal).
+    symprec : sequence of float, optional
+        Symmetry tolerances for decoding (default
+        :data:`~diffpy.crystalnet.decode.DEFAULT_SYMPRECS`).
+    fit : bool, optional
+        Fit each candidate to the profile and rank by Rwp (default).
+    dedupe : bool, optional
+        Merge candidates that are the same structure (default).
+
+    Returns
+    -------
+    SolveResult
+        A list of :class:`Candidate`, best (lowest Rwp) first, with
+        ``provenance``, ``timings`` and ``warnings``.
+
+    Raises
+    ------
+    CrystalNetInputError
+        For unreadable or unusable input: a missing file, no wavelength, a
+        bad formula or lattice, a pattern that cannot be indexed (the
+        indexing message), no model.
+    """
+    from diffpy.crystalnet.composition import composition_vector
+    from diffpy.crystalnet.decode import DEFAULT_SYMPRECS, decode_density
+    from diffpy.crystalnet.version import __version__
+
+    t_start = time.perf_counter()
+    timings = {}
+    notes = []
+
+    def tick(name, t0):
+        timings[name] = round(time.perf_counter() - t0, 4)
+        return time.perf_counter()
+
+    t = time.perf_counter()
+    pattern = _load(pattern_or_path, wavelength)
+    where = pattern.source or "pattern"
+    t = tick("load", t)
+    model_input = pattern.to_model_input()
+    from diffpy.crystalnet.model_input import find_grid_peaks
+
+    n_peaks = len(find_grid_peaks(model_input))
+    if n_peaks == 0:
+        raise CrystalNetInputError("no peaks found in the pattern", where)
+    if n_peaks < 3:
+        notes.append(
+            f"only {n_peaks} peak(s) found in the pattern: the solution is "
+            "poorly constrained"
+        )
+    t = tick("model_input", t)
+
+    if composition is None:
+        comp_vec = composition_vector("H", mode="none")
+        amounts, atoms_fu = None, None
+        notes.append(
+            "no composition given: the network runs without its "
+            "composition prior and elements are guessed from electron "
+            "counts (rough); give --composition"
+        )
+        formula = None
+    else:
+        comp_vec = composition_vector(composition)
+        amounts, atoms_fu = _formula_atoms(composition)
+        formula = "".join(
+            f"{el}{k if k != 1 else ''}" for el, k in amounts.items()
+        )
+
+    lattice_info = {}
+    if lattice is not None:
+        conventional = _user_lattice(lattice)
+        if centring is None:
+            centring, explained = infer_centring(conventional, pattern)
+            lattice_info["centring_origin"] = (
+                f"inferred from the peaks ({explained:.0%} explained)"
+            )
+            if explained < 0.9:
+                notes.append(
+                    f"the given lattice explains only {explained:.0%} of "
+                    "the peaks: check it (or impurity peaks)"
+                )
+        else:
+            lattice_info["centring_origin"] = "given"
+        prim = primitive_cmed_lattice(conventional, centring)
+        lattice_info.update(origin="given", centring=centring)
+    else:
+        from diffpy.crystalnet.indexing import index_pattern
+
+        solutions = index_pattern(pattern, systems=tuple(systems))
+        if not solutions:
+            raise CrystalNetInputError(
+                "indexing found no lattice; give one with lattice=", where
+            )
+        sol = solutions[0]
+        conventional = sol.lattice
+        centring = sol.centring
+        prim = sol.primitive_lattice()
+        lattice_info.update(
+            origin="indexed",
+            system=sol.system,
+            centring=centring,
+            m20=None if sol.m20 is None else float(sol.m20),
+            zero_shift=float(getattr(sol, "zero_shift", 0.0) or 0.0),
+            description=sol.describe(),
+            alternatives=len(solutions) - 1,
+        )
+    lattice_info["conventional"] = [
+        round(float(v), 5) for v in conventional.parameters
+    ]
+    lattice_info["cmed_cell"] = [round(float(v), 5) for v in prim.parameters]
+    max_z = None
+    if atoms_fu:
+        volume = prim.volume
+        per_atom = volume / atoms_fu
+        lo, hi = VOLUME_PER_ATOM
+        z_fit = [
+            z
+            for z in range(1, int(volume / (lo * atoms_fu)) + 1)
+            if lo <= volume / (z * atoms_fu) <= hi
+        ]
+        if not z_fit:
+            notes.append(
+                f"the composition {formula} does not fit the cell: "
+                f"{volume:.1f} A^3 (primitive) holds {per_atom:.1f} A^3 "
+                f"per atom for one formula unit, outside the usual "
+                f"{lo:g}-{hi:g} A^3 per atom; check the formula and the "
+                "lattice"
+            )
+        else:
+            max_z = max(z_fit)
+        lattice_info["formula_units_possible"] = z_fit
+    t = tick("lattice", t)
+
+    provenance = dict(
+        pattern=str(pattern.source),
+        wavelength=pattern.wavelength,
+        wavelength_origin=pattern.metadata.get("wavelength_origin"),
+        composition=formula,
+        composition_given=composition is not None,
+        lattice=lattice_info,
+        grid=n,
+        package_version=str(__version__),
+    )
+    if densities is not None:
+        grids = [np.asarray(g, dtype=float) for g in densities]
+        for g in grids:
+            if g.ndim != 3:
+                raise CrystalNetInputError(
+                    "each density must be a 3D grid", "densities"
+                )
+        sources = [f"given density {k + 1}" for k in range(len(grids))]
+        provenance["model"] = None
+        provenance["densities"] = "given"
+    else:
+        net, info = _load_model(model)
+        provenance["model"] = info
+        provenance["samples"] = int(samples)
+        provenance["seed"] = seed
+        pred = net.predict_grid(
+            model_input.intensity,
+            comp_vec,
+            n=n,
+            samples=samples,
+            seed=seed,
+            mask=model_input.mask,
+        )
+        grids = [np.asarray(g, dtype=float) for g in pred]
+        sources = [f"network sample {k + 1}" for k in range(len(grids))]
+    t = tick("densities", t)
+
+    decoded = []
+    for grid, source in zip(grids, sources):
+        try:
+            dec = decode_density(
+                grid,
+                prim,
+                composition,
+                symprec=symprec or DEFAULT_SYMPRECS,
+                max_formula_units=max_z,
+            )
+        except CrystalNetInputError as err:
+            notes.append(f"{source}: not decoded ({err.problem})")
+            continue
+        decoded.append((dec, grid, source))
+    if not decoded:
+        notes.append("no density could be decoded into a structure")
+    t = tick("decode", t)
+
+    candidates = []
+    for dec, grid, source in decoded:
+        cand_notes = list(dec.warnings)
+        result, structure = None, dec.structure
+        if fit:
+            try:
+                result = _fit(structure, pattern)
+            except CrystalNetInputError as err:
+                cand_notes.append(f"fit failed: {err.problem}")
+            else:
+                strain = result.parameters.get("strain", 0.0) or 0.0
+                if strain:
+                    structure = structure.copy()
+                    structure.scale_lattice(
+                        structure.volume * (1 + strain) ** 3
+                    )
+        candidates.append(
+            Candidate(
+                structure=structure,
+                rwp=None if result is None else float(result.rwp),
+                rp=None if result is None else float(result.rp),
+                chi2=None if result is None else float(result.chi2),
+                spacegroup=dec.spacegroup_symbol,
+                spacegroup_number=dec.spacegroup_number,
+                symprec=dec.symprec,
+                density=grid,
+                lattice=prim,
+                cell_structure=dec.cell_structure,
+                source=source,
+                decoded=dec,
+                fit=result,
+                warnings=cand_notes,
+            )
+        )
+    t = tick("fit", t)
+    candidates.sort(
+        key=lambda c: (c.rwp is None, c.rwp if c.rwp is not None else 0.0)
+    )
+    if dedupe:
+        candidates = _dedupe(candidates)
+    for cand in candidates:
+        for note in cand.warnings:
+            if note.startswith("impossible distance"):
+                notes.append(f"{cand.source}: {note}")
+    timings["total"] = round(time.perf_counter() - t_start, 4)
+    out = SolveResult(candidates, pattern=pattern, provenance=provenance)
+    out.timings = timings
+    out.warnings = notes
+    for note in notes:
+        _warnings.warn(f"{where}: {note}", UserWarning, stacklevel=2)
+    return out
+
+
+def _fit(structure, pattern):
+    from diffpy.crystalnet.fit import DEFAULT_REFINE, fit_candidate
+
+    return fit_candidate(
+        structure, pattern, refine=tuple(DEFAULT_REFINE) + ("strain",)
+    )
+
+
+def _dedupe(candidates):
+    """Merge candidates that are the same structure (keep the first)."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+    kept = []
+    for cand in candidates:
+        for other in kept:
+            if other.formula == cand.formula and matcher.fit(
+                other.structure, cand.structure
+            ):
+                other.also_from.append(cand.source)
+                break
+        else:
+            kept.append(cand)
+    return kept
+
+
+# End of file
