@@ -747,11 +747,14 @@ def solve(
     return out
 
 
-def _fit(structure, pattern):
+def _fit(structure, pattern, max_nfev=60):
     from diffpy.crystalnet.fit import DEFAULT_REFINE, fit_candidate
 
     return fit_candidate(
-        structure, pattern, refine=tuple(DEFAULT_REFINE) + ("strain",)
+        structure,
+        pattern,
+        refine=tuple(DEFAULT_REFINE) + ("strain",),
+        max_nfev=max_nfev,
     )
 
 

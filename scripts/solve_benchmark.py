@@ -1,0 +1,233 @@
+#!/usr/bin/env python
+"""Benchmark the solve pipeline on a dataset: match rates, Rwp, time, memory.
+
+For each structure of a dataset split (diffpy.crystalnet dataset format,
+read with :class:`~diffpy.crystalnet.cmed_dataset.CMEDDataset`) a realistic
+Cu K-alpha laboratory profile is simulated (K-alpha1 + K-alpha2,
+Caglioti widths, crystallite size, B = 0.5-1.2 A^2, Chebyshev background,
+zero shift, Poisson noise; settings drawn per structure from a seeded
+generator), and :func:`diffpy.crystalnet.solve` is run in these
+configurations:
+
+* densities: ``oracle`` (the stored true CMED: the decode-only ceiling)
+  and, with ``--model``, ``model`` (``--samples`` latent samples);
+* lattice: ``true`` (the conventional cell and centring of the true
+  structure) and ``indexed`` (:func:`diffpy.crystalnet.indexing
+  .index_pattern`; skipped when that module is missing).
+
+Reported per configuration: top-1 and top-5 match rates (pymatgen
+StructureMatcher, ltol 0.2, stol 0.3, angle_tol 5, against the true
+structure), median Rwp of the top candidate, median and 90th-percentile
+wall time of one ``solve`` call, failures, and the peak resident memory
+(VmHWM) of the child process that ran the configuration (each one runs in
+a fresh process).
+
+Usage::
+
+    diffpy.crystalnet dataset build --source prototypes --n 200 \\
+        --out /tmp/solve_ds --grid 50 --test 0.5
+    python scripts/solve_benchmark.py /tmp/solve_ds --split test \\
+        [--limit 50] [--model RUN/best.pt --samples 5] [--out bench.json]
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import time
+import warnings
+
+import numpy as np
+
+
+def _vmhwm_mib():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def lab_pattern(structure, rng):
+    """A realistic Cu K-alpha profile of a structure (seeded)."""
+    from diffpy.crystalnet.simulator import simulate_pattern
+
+    profile = {
+        "u": float(rng.uniform(0.002, 0.02)),
+        "v": float(rng.uniform(-0.006, 0.0)),
+        "w": float(rng.uniform(0.002, 0.006)),
+        "crystallite_size": float(rng.uniform(60, 300)),
+        "microstrain": float(rng.uniform(0, 5e-4)),
+        "kalpha2": True,
+        "zero_shift": float(rng.uniform(-0.03, 0.03)),
+        "background": (
+            float(rng.uniform(100, 400)),
+            float(rng.uniform(-120, 0)),
+            float(rng.uniform(0, 50)),
+        ),
+        "noise": "poisson",
+        "seed": int(rng.integers(2**31)),
+        "intensity_max": float(rng.uniform(5e3, 5e4)),
+        "step": 0.02,
+    }
+    b_iso = float(rng.uniform(0.5, 1.2))
+    pattern = simulate_pattern(
+        structure, "CuKa", (10, 110), profile=profile, b_factors=b_iso
+    )
+    pattern.source = "simulated Cu Ka"
+    return pattern
+
+
+def conventional(structure):
+    """Conventional lattice and centring letter of the true structure."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    sga = SpacegroupAnalyzer(structure, symprec=0.1)
+    conv = sga.get_conventional_standard_structure()
+    letter = sga.get_space_group_symbol()[0]
+    return conv.lattice, letter if letter in "PIFR" else "P"
+
+
+def run_config(args, density, lattice_mode, queue):
+    """Run one configuration over the dataset in this (child) process."""
+    warnings.simplefilter("ignore")
+    import torch
+
+    from diffpy.crystalnet.cmed_dataset import CMEDDataset
+    from diffpy.crystalnet.errors import CrystalNetInputError
+    from diffpy.crystalnet.metrics import structure_match
+    from diffpy.crystalnet.solve import solve
+
+    torch.set_num_threads(args.threads)
+    ds = CMEDDataset(args.data, args.split, points=False)
+    count = len(ds) if args.limit is None else min(args.limit, len(ds))
+    model = None
+    if density == "model":
+        from diffpy.crystalnet.checkpoint import load_model
+
+        model = load_model(args.model)
+    rows = []
+    for i in range(count):
+        truth = ds.structure(i)
+        rng = np.random.default_rng([args.seed, i])
+        row = dict(index=i, formula=truth.composition.reduced_formula)
+        try:
+            pattern = lab_pattern(truth, rng)
+            kwargs = dict(composition=truth.composition.reduced_formula)
+            if lattice_mode == "true":
+                lat, centring = conventional(truth)
+                kwargs.update(lattice=lat, centring=centring)
+            if density == "oracle":
+                kwargs["densities"] = [ds.entry(i, ("cmed",))["cmed"]]
+            else:
+                kwargs.update(model=model, samples=args.samples, seed=0)
+            t0 = time.perf_counter()
+            result = solve(pattern, **kwargs)
+            row["time"] = time.perf_counter() - t0
+            matches = [structure_match(c.structure, truth)[0] for c in result]
+            row["top1"] = bool(matches[:1] and matches[0])
+            row["top5"] = any(matches[:5])
+            row["rwp"] = result[0].rwp if result else None
+            row["spacegroup"] = result[0].spacegroup if result else None
+            row["candidates"] = len(result)
+        except CrystalNetInputError as err:
+            row.update(top1=False, top5=False, rwp=None, error=str(err))
+        rows.append(row)
+    queue.put(dict(rows=rows, vmhwm_mib=_vmhwm_mib()))
+
+
+def summarize(name, out):
+    rows = out["rows"]
+    n = len(rows)
+    times = [r["time"] for r in rows if "time" in r]
+    rwps = [r["rwp"] for r in rows if r.get("rwp") is not None]
+    return dict(
+        config=name,
+        n=n,
+        top1=sum(r["top1"] for r in rows) / max(n, 1),
+        top5=sum(r["top5"] for r in rows) / max(n, 1),
+        median_rwp=float(np.median(rwps)) if rwps else None,
+        median_time_s=float(np.median(times)) if times else None,
+        p90_time_s=float(np.percentile(times, 90)) if times else None,
+        failures=sum("error" in r for r in rows),
+        peak_mib=out["vmhwm_mib"],
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", help="dataset folder")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--model", default=None, help="checkpoint")
+    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--lattices", default="true,indexed", help="true,indexed"
+    )
+    parser.add_argument("--out", default=None, help="JSON with every row")
+    args = parser.parse_args(argv)
+    configs = []
+    lattices = [s.strip() for s in args.lattices.split(",") if s.strip()]
+    for density in ["oracle"] + (["model"] if args.model else []):
+        for lattice in lattices:
+            if lattice == "indexed":
+                try:
+                    import diffpy.crystalnet.indexing  # noqa: F401
+                except ImportError:
+                    print("indexing module missing: skipping 'indexed'")
+                    continue
+            configs.append((density, lattice))
+    ctx = mp.get_context("spawn")
+    summaries, details = [], {}
+    for density, lattice in configs:
+        name = f"{density} density, {lattice} lattice"
+        queue = ctx.Queue()
+        proc = ctx.Process(
+            target=run_config, args=(args, density, lattice, queue)
+        )
+        t0 = time.perf_counter()
+        proc.start()
+        out = queue.get()
+        proc.join()
+        summary = summarize(name, out)
+        summary["total_s"] = time.perf_counter() - t0
+        summaries.append(summary)
+        details[name] = out["rows"]
+        print(json.dumps(summary))
+    print()
+    print(
+        "| configuration | n | top-1 | top-5 | median Rwp | median time (s)"
+        " | p90 time (s) | failures | peak memory (MiB) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in summaries:
+        rwp = (
+            "-"
+            if s["median_rwp"] is None
+            else f"{100 * s['median_rwp']:.1f} %"
+        )
+        mt = "-" if s["median_time_s"] is None else f"{s['median_time_s']:.2f}"
+        pt = "-" if s["p90_time_s"] is None else f"{s['p90_time_s']:.2f}"
+        print(
+            f"| {s['config']} | {s['n']} | {s['top1']:.0%} | {s['top5']:.0%}"
+            f" | {rwp} | {mt} | {pt} | {s['failures']} | "
+            f"{s['peak_mib']:.0f} |"
+        )
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(
+                dict(summaries=summaries, rows=details),
+                fh,
+                indent=1,
+                default=str,
+            )
+
+
+if __name__ == "__main__":
+    main()
