@@ -9,8 +9,11 @@ zero shift, Poisson noise; settings drawn per structure from a seeded
 generator), and :func:`diffpy.crystalnet.solve` is run in these
 configurations:
 
-* densities: ``oracle`` (the stored true CMED: the decode-only ceiling)
-  and, with ``--model``, ``model`` (``--samples`` latent samples);
+* densities: ``oracle`` (the stored true CMED: the decode-only ceiling),
+  with ``--blur``/``--noise`` also a degraded oracle (the true CMED blurred
+  by a Gaussian of that many voxels and with Gaussian noise of that
+  fraction of its maximum: how good must a density be?), and, with
+  ``--model``, ``model`` (``--samples`` latent samples);
 * lattice: ``true`` (the conventional cell and centring of the true
   structure) and ``indexed`` (:func:`diffpy.crystalnet.indexing
   .index_pattern`; skipped when that module is missing).
@@ -82,6 +85,18 @@ def lab_pattern(structure, rng):
     return pattern
 
 
+def degrade(grid, noise, blur, rng):
+    """A worse density: Gaussian blur (voxels) and noise (x grid max)."""
+    from scipy.ndimage import gaussian_filter
+
+    grid = np.asarray(grid, dtype=float)
+    if blur:
+        grid = gaussian_filter(grid, blur, mode="wrap")
+    if noise:
+        grid = grid + rng.normal(0.0, noise * grid.max(), grid.shape)
+    return np.clip(grid, 0.0, None)
+
+
 def conventional(structure):
     """Conventional lattice and centring letter of the true structure."""
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
@@ -121,8 +136,11 @@ def run_config(args, density, lattice_mode, queue):
             if lattice_mode == "true":
                 lat, centring = conventional(truth)
                 kwargs.update(lattice=lat, centring=centring)
-            if density == "oracle":
-                kwargs["densities"] = [ds.entry(i, ("cmed",))["cmed"]]
+            if density in ("oracle", "degraded"):
+                grid = ds.entry(i, ("cmed",))["cmed"]
+                if density == "degraded":
+                    grid = degrade(grid, args.noise, args.blur, rng)
+                kwargs["densities"] = [grid]
             else:
                 kwargs.update(model=model, samples=args.samples, seed=0)
             t0 = time.perf_counter()
@@ -170,11 +188,24 @@ def main(argv=None):
     parser.add_argument(
         "--lattices", default="true,indexed", help="true,indexed"
     )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="with --blur: also run a degraded oracle, Gaussian noise of "
+        "this fraction of the density maximum",
+    )
+    parser.add_argument(
+        "--blur", type=float, default=0.0, help="Gaussian blur, voxels"
+    )
     parser.add_argument("--out", default=None, help="JSON with every row")
     args = parser.parse_args(argv)
     configs = []
     lattices = [s.strip() for s in args.lattices.split(",") if s.strip()]
-    for density in ["oracle"] + (["model"] if args.model else []):
+    kinds = ["oracle"]
+    if args.noise or args.blur:
+        kinds.append("degraded")
+    for density in kinds + (["model"] if args.model else []):
         for lattice in lattices:
             if lattice == "indexed":
                 try:
@@ -186,7 +217,10 @@ def main(argv=None):
     ctx = mp.get_context("spawn")
     summaries, details = [], {}
     for density, lattice in configs:
-        name = f"{density} density, {lattice} lattice"
+        label = density
+        if density == "degraded":
+            label = f"degraded (blur {args.blur:g} vx, noise {args.noise:g})"
+        name = f"{label} density, {lattice} lattice"
         queue = ctx.Queue()
         proc = ctx.Process(
             target=run_config, args=(args, density, lattice, queue)
@@ -215,7 +249,7 @@ def main(argv=None):
         mt = "-" if s["median_time_s"] is None else f"{s['median_time_s']:.2f}"
         pt = "-" if s["p90_time_s"] is None else f"{s['p90_time_s']:.2f}"
         print(
-            f"| {s['config']} | {s['n']} | {s['top1']:.0%} | {s['top5']:.0%}"
+            f"| {s['config']} | {s['n']} | {s['top1']:.1%} | {s['top5']:.1%}"
             f" | {rwp} | {mt} | {pt} | {s['failures']} | "
             f"{s['peak_mib']:.0f} |"
         )

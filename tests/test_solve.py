@@ -168,3 +168,35 @@ def test_cli_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"Error: {PATTERN}") and "Xx" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "species, centring", [(["Na", "Cl"], "F"), (["Cs", "Cl"], "P")]
+)
+def test_centring_of_a_given_lattice_from_the_peaks(species, centring):
+    from diffpy.crystalnet.simulator import simulate_pattern
+    from diffpy.crystalnet.solve import infer_centring
+
+    group = "Fm-3m" if centring == "F" else "Pm-3m"
+    lattice = Lattice.cubic(5.64 if centring == "F" else 4.12)
+    s = Structure.from_spacegroup(
+        group, lattice, species, [[0, 0, 0], [0.5] * 3]
+    )
+    profile = {"w": 0.005, "noise": "poisson", "seed": 1, "step": 0.02}
+    profile.update(intensity_max=2e4, background=(100.0,))
+    pattern = simulate_pattern(s, "CuKa1", (15, 100), profile=profile)
+    found, explained = infer_centring(lattice, pattern)
+    assert found == centring and explained == 1.0
+
+
+def test_lattice_as_text_uses_the_indexing_parser(truth):
+    pytest.importorskip("diffpy.crystalnet.indexing")
+    with pytest.warns(UserWarning):
+        result = solve(
+            PATTERN,
+            "Zr3Sb4Pt3",
+            lattice="a=9.33",
+            densities=[np.zeros((8, 8, 8))],
+        )
+    assert result.provenance["lattice"]["conventional"][0] == 9.33
+    assert result.provenance["lattice"]["centring"] == "I"

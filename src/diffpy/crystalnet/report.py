@@ -144,7 +144,7 @@ def plot_report(result, path, best=3):
         ax = fig.add_subplot(grid[n_fit, col])
         projection = np.asarray(cand.density).sum(axis=2)
         ax.imshow(projection.T, origin="lower", cmap="viridis")
-        ax.set_title(f"density, projected on ab ({col + 1})", fontsize=8)
+        ax.set_title(f"density {col + 1}, sum along c", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
@@ -232,7 +232,11 @@ def write_outputs(result, out_dir, force=False, densities=True, plot=True):
             plot_report(result, tmp / "report.png")
         text = json.dumps(_summary(result, files), indent=2, default=_plain)
         (tmp / "candidates.json").write_text(text + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o755)
+        umask = os.umask(0)
+        os.umask(umask)
+        for item in tmp.iterdir():
+            os.chmod(item, 0o666 & ~umask)
+        os.chmod(tmp, 0o777 & ~umask)
         if out_dir.exists():
             old = Path(
                 tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=parent)

@@ -118,7 +118,9 @@ def solve(**opts):
     click.echo(format_table(result))
     for note in result.warnings:
         click.echo(f"Warning: {note}", err=True)
-    times = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    times = ", ".join(
+        f"{k} {v:.1f} s" for k, v in result.timings.items() if k != "cpu_total"
+    )
     click.echo(f"time: {times}")
     click.echo(f"wrote {len(written['files'])} files to {written['folder']}")
 
