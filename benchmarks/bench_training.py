@@ -19,7 +19,7 @@ Measures, on this machine and in this run:
   pattern_to_model_input`);
 * inference time of one 50^3 grid;
 * peak resident memory of CPU training with the ``cpu`` preset (child
-  process, 20 steps; goal <= 8 GB) at the default batch and at the paper's
+  process, 3 steps; goal <= 8 GB) at the default batch and at the paper's
   128 x 1000;
 * evaluation seconds per crystal: 5 samples x 24 rotations scoring
   (vectorised) against the loop over :func:`~diffpy.crystalnet.metrics.
@@ -198,7 +198,7 @@ def bench_loader(data, items=200):
     return out
 
 
-def bench_memory(batch, points, steps=20):
+def bench_memory(batch, points, steps=3):
     code = f"""
 import resource, torch
 import sys
