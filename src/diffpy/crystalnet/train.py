@@ -701,9 +701,16 @@ def train(
             output = {
                 k: v.float() for k, v in output.items() if k != "encoding"
             }
-            terms = crystalnet_loss(
-                output, transform(b["values"]), kind, s.kl_weight
-            )
+            # densities are >= 0; stored grids can ring below 0 on coarse
+            # grids (FFT truncation), where log1p would give NaN
+            target = transform(b["values"].clamp_min(0.0))
+            terms = crystalnet_loss(output, target, kind, s.kl_weight)
+            if not torch.isfinite(terms["loss"]):
+                raise FloatingPointError(
+                    f"loss is {float(terms['loss'])} at step {step + 1} "
+                    f"(epoch {epoch}); {out / 'last.pt'} holds the last "
+                    "saved state; try a lower lr"
+                )
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
