@@ -301,3 +301,34 @@ def test_cli_build_info_show(cif_folder, tmp_path, capsys):
         )
         == 2
     )
+
+
+def test_splits_do_not_depend_on_the_input_folder(cif_folder, tmp_path):
+    import shutil
+
+    moved = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(cif_folder, moved)
+    settings = _settings(fractions={"val": 0.4, "test": 0.4})
+    splits = []
+    for i, folder in enumerate((cif_folder, moved)):
+        out = tmp_path / f"ds{i}"
+        build_dataset(
+            [make_source(str(folder), settings)], out, settings, progress=False
+        )
+        finalize_dataset(out)
+        splits.append([(e[1], e[2]) for e in _entries(out)])
+    assert splits[0] == splits[1]
+    assert len({s for _, s in splits[0]}) > 1
+
+
+def test_source_weight_scales_its_blocks(tmp_path):
+    settings = _settings(n=100, block_size=8)
+    sources = [make_source(s, settings) for s in ("prototypes", "random*0.25")]
+    assert [s.weight for s in sources] == [1.0, 0.25]
+    build_dataset(sources, tmp_path, settings, progress=False, max_blocks=2)
+    records = [
+        read_shard_meta(p)["attrs"]["records"] for p in shard_paths(tmp_path)
+    ]
+    assert records == [8, 2]
+    with pytest.raises(CrystalNetInputError, match="weight"):
+        make_source("random*1.5", settings)

@@ -40,6 +40,7 @@ from diffpy.crystalnet.shards import (
     shard_paths,
     write_shard,
 )
+from diffpy.crystalnet.source_blocks import block_records
 from diffpy.crystalnet.splits import assign_split
 
 __all__ = [
@@ -373,12 +374,11 @@ def _build_block(source, source_index, local, block, path, settings, pool):
     dict with the dedupe ``keys`` written and the ``skipped`` reasons.
     """
     seed = np.random.SeedSequence([settings.seed, source_index, local])
-    records = source.block(
-        local, settings.block_size, int(seed.generate_state(1)[0])
-    )
+    size = block_records(source, settings.block_size)
+    records = source.block(local, size, int(seed.generate_state(1)[0]))
     if records is None:
         return None
-    base = local * settings.block_size
+    base = local * size
     jobs = [
         (base + i, source_index, recipe, settings)
         for i, recipe in enumerate(records)
@@ -387,8 +387,10 @@ def _build_block(source, source_index, local, block, path, settings, pool):
     entries, skipped = [], {}
     for index, result in results:
         if isinstance(result, dict):
-            # decorations share their parent's split; others are their own
-            group = result["parent"] or f"{result['source']}:{result['id']}"
+            # a structure and its decorations form one group, keyed by
+            # ids (material id, relative CIF path, AFLOW label, seed), not
+            # by file paths, so splits do not depend on the input folder
+            group = result["parent"] or result["id"]
             result["split"] = assign_split(
                 group, settings.fractions, settings.seed
             )

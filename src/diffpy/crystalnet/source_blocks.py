@@ -19,12 +19,18 @@ compute the pattern and density.  Source specifications, as given to
     The structures of a CIF file or folder, a CSV with a ``cif`` column or
     a pymatgen JSON file, as they are.
 
+A specification may end in ``*W`` with ``0 < W <= 1`` (e.g. ``random*0.25``):
+that source's blocks then hold ``W`` times the usual number of records, to
+give a slow or less wanted source a smaller share of the dataset.
+
 Generated sources never run out; a file source yields ``None`` once its
 records are used up.
 """
 
 import itertools
 import logging
+import math
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +39,7 @@ import numpy as np
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 __all__ = [
+    "block_records",
     "DecoratedSource",
     "FileSource",
     "RandomSource",
@@ -41,6 +48,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def block_records(source, block_size):
+    """Records per block of ``source`` (its weight times ``block_size``)."""
+    return max(1, math.ceil(block_size * getattr(source, "weight", 1.0)))
 
 
 def space_groups_of(systems):
@@ -156,7 +168,9 @@ class DecoratedSource:
             structure,
             self.name,
             f"{parent.key}>{formula}",
-            parent=parent.parent or parent.key,
+            # the parent's id, not its path: splits must not depend on
+            # where the input files are (see dataset_builder)
+            parent=parent.parent or parent.id,
             seed=seed,
         )
 
@@ -204,17 +218,34 @@ def make_source(spec, settings):
     Parameters
     ----------
     spec : str
-        ``prototypes``, ``random``, ``decorate:PATH`` or a path.
+        ``prototypes``, ``random``, ``decorate:PATH`` or a path, optionally
+        followed by ``*W`` (a block-size weight, ``0 < W <= 1``).
     settings : diffpy.crystalnet.dataset_builder.BuildSettings
         Crystal systems and size limit.
 
     Returns
     -------
     FileSource or DecoratedSource or RandomSource
+        With ``name`` the full specification and ``weight`` set.
     """
+    spec = str(spec)
+    weighted = re.fullmatch(r"(.+)\*([0-9]*\.?[0-9]+)", spec)
+    weight = 1.0
+    if weighted:
+        weight = float(weighted.group(2))
+        if not 0 < weight <= 1:
+            raise CrystalNetInputError(
+                f"source weight must be in (0, 1], not {weight:g}", spec
+            )
+    source = _open_source(weighted.group(1) if weighted else spec, settings)
+    source.weight = weight
+    source.name = spec
+    return source
+
+
+def _open_source(spec, settings):
     from diffpy.crystalnet.sources import from_prototypes, read_source, select
 
-    spec = str(spec)
     if spec == "random":
         return RandomSource(
             space_groups_of(settings.systems), max_atoms=settings.max_atoms
