@@ -330,7 +330,7 @@ def find_peaks(
     background="snip",
     strip_kalpha2=True,
     kalpha2_ratio=None,
-    min_snr=5.0,
+    min_snr=7.0,
     max_peaks=None,
     fit=True,
 ):
