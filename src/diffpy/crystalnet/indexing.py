@@ -355,6 +355,7 @@ class _Obs:
     q: np.ndarray
     tth: np.ndarray  # None without wavelength
     wavelength: float
+    fwhm: np.ndarray = None  # degrees 2-theta, profiles only
 
     @property
     def s(self):
@@ -413,7 +414,10 @@ def _observations(pattern_or_peaks, peak_options):
     order = np.argsort(q[ok])
     q = q[ok][order]
     tth = None if tth is None else tth[ok][order]
-    return _Obs(q, tth, peaks.wavelength), where
+    fwhm = None
+    if peaks.kind == "profile" and peaks.xtype == "tth":
+        fwhm = np.asarray(peaks.fwhm, dtype=float)[ok][order]
+    return _Obs(q, tth, peaks.wavelength, fwhm), where
 
 
 # --------------------------------------------------------------------------
@@ -869,7 +873,7 @@ def index_pattern(
     pattern_or_peaks,
     systems=("cubic", "trigonal"),
     max_peaks=20,
-    tolerance=0.04,
+    tolerance=None,
     max_zero_shift=0.2,
     min_m20=10.0,
     max_unindexed=2,
@@ -895,7 +899,9 @@ def index_pattern(
     tolerance : float, optional
         Largest 2-theta difference in degrees (after refinement) for a line
         to count as indexed; for patterns in Q without wavelength the same
-        tolerance is taken at Cu K-alpha1.
+        tolerance is taken at Cu K-alpha1.  By default 0.04 degrees, or
+        0.15 times the median FWHM of the peaks when that is larger (broad
+        peaks have less precise positions).
     max_zero_shift : float, optional
         Bound of the refined zero shift in degrees.
     min_m20 : float, optional
@@ -943,6 +949,11 @@ def index_pattern(
     """
     started = time.perf_counter()
     systems = _check_systems(systems)
+    obs, where = _observations(pattern_or_peaks, peak_options)
+    if tolerance is None:
+        tolerance = 0.04
+        if obs.fwhm is not None and obs.fwhm.size:
+            tolerance = max(tolerance, 0.15 * float(np.median(obs.fwhm)))
     tolerance = float(tolerance)
     if not 0 < tolerance < 1:
         raise CrystalNetInputError(
@@ -950,13 +961,13 @@ def index_pattern(
         )
     if int(max_peaks) < 3:
         raise CrystalNetInputError("max_peaks must be at least 3", "max_peaks")
-    obs, where = _observations(pattern_or_peaks, peak_options)
     n_found = obs.q.size
     obs = _Obs(
         obs.q[: int(max_peaks)],
         None if obs.tth is None else obs.tth[: int(max_peaks)],
         obs.wavelength,
     )
+    tried_tolerance = tolerance
     if obs.q.size < max(3, int(min_indexed)):
         raise IndexingError(
             f"only {obs.q.size} peak(s) found; indexing needs at least "
@@ -1088,7 +1099,15 @@ def index_pattern(
     ]
     if not passing:
         raise IndexingError(
-            _refusal(solutions, tried, n, n_found, min_m20, max_unindexed),
+            _refusal(
+                solutions,
+                tried,
+                n,
+                n_found,
+                min_m20,
+                max_unindexed,
+                tried_tolerance,
+            ),
             where,
         )
     ranked = _rank(passing)
@@ -1096,6 +1115,7 @@ def index_pattern(
     for s in ranked:
         s.details["seconds"] = elapsed
         s.details["peaks_found"] = n_found
+        s.details["tolerance"] = tolerance
     return ranked[: int(max_solutions)]
 
 
@@ -1154,7 +1174,7 @@ def _rank(solutions):
     return [top] + [s for s in by_quality if s is not top]
 
 
-def _refusal(solutions, tried, n, n_found, min_m20, max_unindexed):
+def _refusal(solutions, tried, n, n_found, min_m20, max_unindexed, tolerance):
     what = ", ".join(
         f"{system} {centring} ({count} trial cells)"
         for (system, centring), count in tried.items()
@@ -1162,8 +1182,8 @@ def _refusal(solutions, tried, n, n_found, min_m20, max_unindexed):
     )
     msg = (
         f"no cell indexes the first {n} of {n_found} peaks with M20 >= "
-        f"{min_m20:g} and at most {max_unindexed} unindexed lines (tried "
-        f"{what})"
+        f"{min_m20:g} and at most {max_unindexed} unindexed lines within "
+        f"{tolerance:.3g} deg (tried {what})"
     )
     if solutions:
         best = max(solutions, key=lambda s: s.quality)

@@ -27,7 +27,8 @@ Method (profiles)
    ratio is measured on the resolved doublets of the pattern (median of the
    free fits, 0 for monochromated K-alpha1 data) unless given.
 4. A fit that fails or leaves its bounds falls back to a parabola through
-   the three highest points of the smoothed, stripped profile.
+   the three highest points of the smoothed profile.  Peaks narrower than
+   0.8 step (spikes) are dropped.
 
 Positions are then those of the K-alpha1 line (``PeakList.wavelength`` is
 the K-alpha1 wavelength), converted to Q with it.
@@ -459,6 +460,13 @@ def find_peaks(
         area = heights / np.array([_pv_peak(w, 0.5) for w in widths])
         result = (centres, area, heights, widths)
     pos, area, height, width = result
+    # a peak narrower than 0.8 step is a spike (cosmic ray, noise)
+    real = width >= 0.8 * np.interp(pos, x, step)
+    if not np.any(real):
+        raise CrystalNetInputError(
+            "only spikes narrower than a step were found, no peaks", where
+        )
+    pos, area, height, width = (a[real] for a in (pos, area, height, width))
     order = np.argsort(pos)
     pos, area, height, width = (a[order] for a in (pos, area, height, width))
     q, tth = _positions(pos, pattern.xtype, ka1)
