@@ -10,9 +10,9 @@ generator), and :func:`diffpy.crystalnet.solve` is run in these
 configurations:
 
 * densities: ``oracle`` (the stored true CMED: the decode-only ceiling),
-  with ``--blur``/``--noise`` also a degraded oracle (the true CMED blurred
-  by a Gaussian of that many voxels and with Gaussian noise of that
-  fraction of its maximum: how good must a density be?), and, with
+  with ``--blur``/``--noise`` also a degraded oracle (the true CMED plus
+  white noise of that fraction of its maximum, then blurred by a Gaussian
+  of that many voxels: how good must a density be?), and, with
   ``--model``, ``model`` (``--samples`` latent samples);
 * lattice: ``true`` (the conventional cell and centring of the true
   structure) and ``indexed`` (:func:`diffpy.crystalnet.indexing
@@ -86,14 +86,16 @@ def lab_pattern(structure, rng):
 
 
 def degrade(grid, noise, blur, rng):
-    """A worse density: Gaussian blur (voxels) and noise (x grid max)."""
+    """A worse density: white noise (fraction of the maximum), then a
+    Gaussian blur of ``blur`` voxels (which also makes the noise smooth,
+    like the errors of a network that outputs a continuous function)."""
     from scipy.ndimage import gaussian_filter
 
     grid = np.asarray(grid, dtype=float)
-    if blur:
-        grid = gaussian_filter(grid, blur, mode="wrap")
     if noise:
         grid = grid + rng.normal(0.0, noise * grid.max(), grid.shape)
+    if blur:
+        grid = gaussian_filter(grid, blur, mode="wrap")
     return np.clip(grid, 0.0, None)
 
 

@@ -115,6 +115,9 @@ class Candidate:
         Problems found with this candidate.
     also_from : list of str
         Other densities that decoded to the same structure.
+    lattice_info : dict
+        The lattice it was decoded on: given or indexed (rank, M20), the
+        conventional and CMED cells.
     """
 
     structure: object
@@ -132,6 +135,7 @@ class Candidate:
     fit: object = None
     warnings: list = field(default_factory=list)
     also_from: list = field(default_factory=list)
+    lattice_info: dict = field(default_factory=dict)
 
     @property
     def formula(self):
@@ -237,6 +241,7 @@ class Candidate:
             ),
             source=self.source,
             also_from=list(self.also_from),
+            lattice_used=dict(self.lattice_info),
             fit=fit,
             warnings=list(self.warnings),
         )
@@ -477,6 +482,7 @@ def solve(
     symprec=None,
     fit=True,
     dedupe=True,
+    lattice_solutions=3,
 ):
     """Solve a structure from a powder pattern with CrystalNet.
 
@@ -516,6 +522,13 @@ def solve(
         Fit each candidate to the profile and rank by Rwp (default).
     dedupe : bool, optional
         Merge candidates that are the same structure (default).
+    lattice_solutions : int, optional
+        Decode on up to this many indexing solutions (default 3), best
+        first, keeping those whose cell can hold the composition with
+        5-60 A^3 per atom.  The network's densities do not depend on the
+        lattice, so the extra cost is decoding and fitting; the fit decides
+        between a cell and its pseudo-symmetric sub- or supercell (weak
+        superstructure peaks are the classic indexing trap).
 
     Returns
     -------
@@ -576,12 +589,13 @@ def solve(
             f"{el}{k if k != 1 else ''}" for el, k in amounts.items()
         )
 
-    lattice_info = {}
+    trials = []  # (primitive lattice, info) per lattice to decode on
     if lattice is not None:
+        info = {}
         conventional = _user_lattice(lattice)
         if centring is None:
             centring, explained = infer_centring(conventional, pattern)
-            lattice_info["centring_origin"] = (
+            info["centring_origin"] = (
                 f"inferred from the peaks ({explained:.0%} explained)"
             )
             if explained < 0.9:
@@ -590,9 +604,9 @@ def solve(
                     "the peaks: check it (or impurity peaks)"
                 )
         else:
-            lattice_info["centring_origin"] = "given"
-        prim = primitive_cmed_lattice(conventional, centring)
-        lattice_info.update(origin="given", centring=centring)
+            info["centring_origin"] = "given"
+        info.update(origin="given", centring=centring)
+        trials.append((conventional, centring, info))
     else:
         from diffpy.crystalnet.indexing import index_pattern
 
@@ -601,44 +615,59 @@ def solve(
             raise CrystalNetInputError(
                 "indexing found no lattice; give one with lattice=", where
             )
-        sol = solutions[0]
-        conventional = sol.lattice
-        centring = sol.centring
-        prim = sol.primitive_lattice()
-        lattice_info.update(
-            origin="indexed",
-            system=sol.system,
-            centring=centring,
-            m20=None if sol.m20 is None else float(sol.m20),
-            zero_shift=float(getattr(sol, "zero_shift", 0.0) or 0.0),
-            description=sol.describe(),
-            alternatives=len(solutions) - 1,
+        for rank, sol in enumerate(solutions, 1):
+            info = dict(
+                origin="indexed",
+                indexing_rank=rank,
+                system=sol.system,
+                centring=sol.centring,
+                m20=None if sol.m20 is None else float(sol.m20),
+                zero_shift=float(getattr(sol, "zero_shift", 0.0) or 0.0),
+                description=sol.describe(),
+            )
+            trials.append((sol.lattice, sol.centring, info))
+    lattices = []
+    for conventional, cent, info in trials:
+        prim = (
+            primitive_cmed_lattice(conventional, cent)
+            if info["origin"] == "given"
+            else solutions[info["indexing_rank"] - 1].primitive_lattice()
         )
-    lattice_info["conventional"] = [
-        round(float(v), 5) for v in conventional.parameters
-    ]
-    lattice_info["cmed_cell"] = [round(float(v), 5) for v in prim.parameters]
-    max_z = None
-    if atoms_fu:
-        volume = prim.volume
-        per_atom = volume / atoms_fu
-        lo, hi = VOLUME_PER_ATOM
-        z_fit = [
-            z
-            for z in range(1, int(volume / (lo * atoms_fu)) + 1)
-            if lo <= volume / (z * atoms_fu) <= hi
+        info["conventional"] = [
+            round(float(v), 5) for v in conventional.parameters
         ]
-        if not z_fit:
+        info["cmed_cell"] = [round(float(v), 5) for v in prim.parameters]
+        info["max_formula_units"] = None
+        if atoms_fu:
+            z_fit = _formula_units_possible(prim.volume, atoms_fu)
+            info["formula_units_possible"] = z_fit
+            info["fits_composition"] = bool(z_fit)
+            info["max_formula_units"] = max(z_fit) if z_fit else None
+        lattices.append((prim, info))
+    if atoms_fu:
+        fitting = [item for item in lattices if item[1]["fits_composition"]]
+        if not fitting:
+            prim, info = lattices[0]
+            lo, hi = VOLUME_PER_ATOM
             notes.append(
                 f"the composition {formula} does not fit the cell: "
-                f"{volume:.1f} A^3 (primitive) holds {per_atom:.1f} A^3 "
-                f"per atom for one formula unit, outside the usual "
-                f"{lo:g}-{hi:g} A^3 per atom; check the formula and the "
-                "lattice"
+                f"{prim.volume:.1f} A^3 (primitive) holds "
+                f"{prim.volume / atoms_fu:.1f} A^3 per atom for one formula "
+                f"unit, outside the usual {lo:g}-{hi:g} A^3 per atom; check "
+                "the formula and the lattice"
             )
-        else:
-            max_z = max(z_fit)
-        lattice_info["formula_units_possible"] = z_fit
+            fitting = lattices[:1]
+        elif fitting[0] is not lattices[0]:
+            notes.append(
+                "the best indexing solution cannot hold the composition "
+                f"{formula} with 5-60 A^3 per atom; using indexing "
+                f"solution {fitting[0][1]['indexing_rank']} first"
+            )
+        lattices = fitting
+    lattices = lattices[: max(1, int(lattice_solutions))]
+    lattice_info = dict(lattices[0][1])
+    if len(lattices) > 1:
+        lattice_info["also_tried"] = [info for _, info in lattices[1:]]
     t = tick("lattice", t)
 
     provenance = dict(
@@ -679,25 +708,27 @@ def solve(
     t = tick("densities", t)
 
     decoded = []
-    for grid, source in zip(grids, sources):
-        try:
-            dec = decode_density(
-                grid,
-                prim,
-                composition,
-                symprec=symprec or DEFAULT_SYMPRECS,
-                max_formula_units=max_z,
-            )
-        except CrystalNetInputError as err:
-            notes.append(f"{source}: not decoded ({err.problem})")
-            continue
-        decoded.append((dec, grid, source))
+    for k, (prim, info) in enumerate(lattices):
+        suffix = "" if len(lattices) == 1 else f", lattice {k + 1}"
+        for grid, source in zip(grids, sources):
+            try:
+                dec = decode_density(
+                    grid,
+                    prim,
+                    composition,
+                    symprec=symprec or DEFAULT_SYMPRECS,
+                    max_formula_units=info["max_formula_units"],
+                )
+            except CrystalNetInputError as err:
+                notes.append(f"{source}{suffix}: not decoded ({err.problem})")
+                continue
+            decoded.append((dec, grid, source + suffix, prim, info))
     if not decoded:
         notes.append("no density could be decoded into a structure")
     t = tick("decode", t)
 
     candidates = []
-    for dec, grid, source in decoded:
+    for dec, grid, source, prim, info in decoded:
         cand_notes = list(dec.warnings)
         result, structure = None, dec.structure
         if fit:
@@ -728,6 +759,7 @@ def solve(
                 decoded=dec,
                 fit=result,
                 warnings=cand_notes,
+                lattice_info=info,
             )
         )
     t = tick("fit", t)
@@ -748,6 +780,16 @@ def solve(
     for note in notes:
         _warnings.warn(f"{where}: {note}", UserWarning, stacklevel=2)
     return out
+
+
+def _formula_units_possible(volume, atoms_fu):
+    """Formula units per cell giving a sensible volume per atom."""
+    lo, hi = VOLUME_PER_ATOM
+    return [
+        z
+        for z in range(1, int(volume / (lo * atoms_fu)) + 1)
+        if lo <= volume / (z * atoms_fu) <= hi
+    ]
 
 
 def _fit(structure, pattern, max_nfev=60):
