@@ -118,14 +118,18 @@ def _hex_table():
     m = int(math.isqrt(_H_MAX)) + 2
     res = {}
     rep = {}
-    for h in range(-m, m + 1):
-        for k in range(-m, m + 1):
-            hh = h * h + h * k + k * k
-            if hh > _H_MAX:
-                continue
-            r = (-h + k) % 3
-            res.setdefault(hh, set()).add(r)
-            rep.setdefault((hh, r), (h, k))
+    # representatives: non-negative indices first, then larger h
+    pairs = sorted(
+        ((h, k) for h in range(-m, m + 1) for k in range(-m, m + 1)),
+        key=lambda p: (p[0] < 0 or p[1] < 0, abs(p[0]) + abs(p[1]), -p[0]),
+    )
+    for h, k in pairs:
+        hh = h * h + h * k + k * k
+        if hh > _H_MAX:
+            continue
+        r = (-h + k) % 3
+        res.setdefault(hh, set()).add(r)
+        rep.setdefault((hh, r), (h, k))
     values = np.array(sorted(res))
     mask = np.zeros((values.size, 3), dtype=bool)
     for i, hh in enumerate(values):

@@ -1,0 +1,169 @@
+"""Success rate and speed of powder indexing on simulated lab patterns.
+
+Structures: the cubic and trigonal AFLOW prototypes bundled with pymatgen
+(``diffpy.crystalnet.sources.from_prototypes``), optionally decorated with
+other elements (``--decorate``).  Each is simulated as a lab profile
+(pseudo-Voigt TCH peaks, K-alpha1 + K-alpha2, Chebyshev background,
+Poisson noise, a random zero shift of up to +-0.05 deg) at Cu K-alpha over
+10-90 deg and at Mo K-alpha over 5-60 deg, then indexed with
+``index_pattern`` (peaks found by ``find_peaks``).
+
+A result counts as right when the system family (cubic, or hexagonal axes
+for trigonal and hexagonal), the centring (P, I, F, R) and the
+conventional a and c (within ``--rtol``, 0.1 % by default) match the
+structure's standard conventional cell; "top-1" is the first solution,
+"any" anywhere in the returned list.  Patterns refused with IndexingError
+count as failures.
+
+Optionally ``--measured PATH:WAVELENGTH ...`` indexes measured files too and
+prints the best solution (wavelength as a number or a line name).
+
+Usage::
+
+    python benchmarks/bench_indexing.py --limit 60
+    python benchmarks/bench_indexing.py --measured scan.xy:CuKa
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+
+def truth(structure):
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    sga = SpacegroupAnalyzer(structure, symprec=0.01)
+    conv = sga.get_conventional_standard_structure()
+    system = sga.get_crystal_system()
+    symbol = sga.get_space_group_symbol()
+    centring = symbol[0]
+    family = "cubic" if system == "cubic" else "hex"
+    return family, centring, conv.lattice.a, conv.lattice.c, symbol
+
+
+def is_right(sol, ref, rtol):
+    family, centring, a, c, _ = ref
+    fam = "cubic" if sol.system == "cubic" else "hex"
+    return (
+        fam == family
+        and sol.centring == centring
+        and abs(sol.a / a - 1) <= rtol
+        and abs(sol.c / c - 1) <= rtol
+    )
+
+
+def structures(limit, decorate, seed):
+    from diffpy.crystalnet.sources import from_prototypes
+
+    records = list(
+        from_prototypes(systems=("cubic", "trigonal"), max_atoms=20)
+    )
+    if decorate:
+        from diffpy.crystalnet.decorate import decorate_records
+
+        records = list(decorate_records(records, n_per_parent=1, seed=seed))
+    rng = np.random.default_rng(seed)
+    rng.shuffle(records)
+    return records[:limit]
+
+
+def run(args):
+    from diffpy.crystalnet import simulate_pattern
+    from diffpy.crystalnet.indexing import IndexingError, index_pattern
+
+    rng = np.random.default_rng(args.seed)
+    setups = {"CuKa 10-90": ("CuKa", (10, 90)), "MoKa 5-60": ("MoKa", (5, 60))}
+    results = {k: [] for k in setups}
+    records = structures(args.limit, args.decorate, args.seed)
+    print(f"{len(records)} structures (cubic and trigonal prototypes)")
+    for record in records:
+        ref = truth(record.structure)
+        for name, (line, rng_tt) in setups.items():
+            prof = dict(
+                u=0.004,
+                v=-0.002,
+                w=0.0015,
+                crystallite_size=float(rng.uniform(60, 300)),
+                microstrain=3e-4,
+                zero_shift=float(rng.uniform(-0.05, 0.05)),
+                background=(260, -110, 45, -12),
+                noise="poisson",
+                seed=int(rng.integers(1 << 30)),
+                intensity_max=float(rng.uniform(3e3, 3e4)),
+                kalpha2=True,
+            )
+            pattern = simulate_pattern(
+                record.structure, line, rng_tt, profile=prof
+            )
+            t0 = time.perf_counter()
+            try:
+                sols = index_pattern(pattern)
+                err = None
+            except IndexingError as exc:
+                sols, err = [], str(exc)
+            dt = time.perf_counter() - t0
+            top1 = bool(sols) and is_right(sols[0], ref, args.rtol)
+            anyw = any(is_right(s, ref, args.rtol) for s in sols)
+            results[name].append((top1, anyw, dt, ref, sols, err, record))
+            if args.verbose and not top1:
+                got = sols[0].describe()[:90] if sols else "refused"
+                print(
+                    f"  miss {name} {record.id} {ref[4]} a={ref[2]:.4f} "
+                    f"c={ref[3]:.4f}: {got}"
+                )
+    print(
+        f"\n{'setup':12s} {'family':7s} {'n':>4s} {'top-1':>7s} "
+        f"{'any':>7s} {'refused':>8s} {'median s':>9s} {'max s':>7s}"
+    )
+    for name, rows in results.items():
+        for fam in ("cubic", "hex", "all"):
+            sel = [r for r in rows if fam == "all" or r[3][0] == fam]
+            if not sel:
+                continue
+            n = len(sel)
+            top1 = sum(r[0] for r in sel) / n
+            anyw = sum(r[1] for r in sel) / n
+            refused = sum(1 for r in sel if not r[4]) / n
+            times = [r[2] for r in sel]
+            print(
+                f"{name:12s} {fam:7s} {n:4d} {top1:7.1%} {anyw:7.1%} "
+                f"{refused:8.1%} {statistics.median(times):9.2f} "
+                f"{max(times):7.2f}"
+            )
+
+
+def measured(items):
+    from diffpy.crystalnet import load_pattern
+    from diffpy.crystalnet.indexing import IndexingError, index_pattern
+
+    for item in items:
+        path, _, wl = item.rpartition(":")
+        pattern = load_pattern(path, wavelength=wl or None)
+        t0 = time.perf_counter()
+        try:
+            sols = index_pattern(pattern)
+            text = sols[0].describe()
+        except IndexingError as exc:
+            text = f"refused: {exc.problem}"
+        print(f"{path} ({time.perf_counter() - t0:.1f} s): {text}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rtol", type=float, default=1e-3)
+    parser.add_argument("--decorate", action="store_true")
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--measured", nargs="*", default=None)
+    args = parser.parse_args()
+    if args.measured:
+        measured(args.measured)
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
