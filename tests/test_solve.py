@@ -200,3 +200,20 @@ def test_lattice_as_text_uses_the_indexing_parser(truth):
         )
     assert result.provenance["lattice"]["conventional"][0] == 9.33
     assert result.provenance["lattice"]["centring"] == "I"
+
+
+def test_oracle_with_indexed_lattice(truth):
+    """No lattice given: the pattern is indexed (cubic I, a = 9.33)."""
+    result = solve(
+        PATTERN,
+        "Zr3Sb4Pt3",
+        densities=[cmed(truth, n=50)],
+        lattice_solutions=1,
+    )
+    assert not result.warnings
+    lat = result.provenance["lattice"]
+    assert lat["origin"] == "indexed" and lat["centring"] == "I"
+    assert lat["m20"] > 10
+    assert lat["conventional"][0] == pytest.approx(9.33, abs=0.01)
+    assert structure_match(result.best.structure, truth)[0]
+    assert result.best.rwp < 0.08
