@@ -186,10 +186,14 @@ def basin_electrons(grid, lattice, frac):
     roots = _steepest_ascent_roots(grid, matrix)
     uniq, inverse = np.unique(roots, return_inverse=True)
     root_frac = np.column_stack(np.unravel_index(uniq, grid.shape)) / shape
-    d = root_frac[:, None, :] - frac[None, :, :]
-    d -= np.rint(d)
-    dist = np.linalg.norm(d @ matrix, axis=-1)
-    owner = np.argmin(dist, axis=1)
+    owner = np.empty(len(root_frac), dtype=int)
+    step = max(1, 2_000_000 // (3 * len(frac)))  # bounds the memory
+    for start in range(0, len(root_frac), step):
+        d = root_frac[start : start + step, None, :] - frac[None, :, :]
+        d -= np.rint(d)
+        cart = d @ matrix
+        dist = np.einsum("rmi,rmi->rm", cart, cart)
+        owner[start : start + step] = np.argmin(dist, axis=1)
     dv = abs(np.linalg.det(matrix)) / grid.size
     per_root = np.bincount(inverse, weights=grid.ravel()) * dv
     return np.bincount(owner, weights=per_root, minlength=len(frac))
