@@ -40,6 +40,13 @@ from diffpy.crystalnet.errors import CrystalNetInputError
     default=None,
     help="Centring of --lattice/--cell (default: from the peaks).",
 )
+@click.option(
+    "--lattice-solutions",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Indexing solutions to decode on (without --lattice/--cell).",
+)
 @click.option("--samples", type=int, default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -74,8 +81,10 @@ def solve(**opts):
         raise CrystalNetInputError(
             "give --lattice or --cell, not both", "cell"
         )
-    if opts["samples"] < 1:
-        raise CrystalNetInputError("must be at least 1", "--samples")
+    for name in ("samples", "lattice_solutions"):
+        if opts[name] < 1:
+            flag = "--" + name.replace("_", "-")
+            raise CrystalNetInputError("must be at least 1", flag)
     lattice = opts["lattice"] or (list(opts["cell"]) if opts["cell"] else None)
     out = opts["out"] or pattern.with_name(pattern.stem + "-solve")
     if out.exists() and not opts["force"]:
@@ -92,6 +101,7 @@ def solve(**opts):
                 seed=opts["seed"],
                 model=opts["model"],
                 centring=opts["centring"],
+                lattice_solutions=opts["lattice_solutions"],
             )
         except CrystalNetInputError as error:
             source = error.source
