@@ -44,9 +44,10 @@ rhombohedral description, or a body-centred cell and the primitive cell of
 side a / sqrt(2) when no line tells them apart), the higher symmetry wins,
 then the centred lattice, then the smaller cell; a cubic solution is also
 preferred to a non-cubic one that indexes no more lines when its figure is
-at least 70 % of it.  When no trial reaches ``min_m20`` with at most
-``max_unindexed`` lines left over, :class:`IndexingError` says what was
-tried; give the cell instead (``--lattice a=5.43`` on the command line).
+at least 70 % of it and its primitive cell is not larger.  When no trial
+reaches ``min_m20`` with at most ``max_unindexed`` lines left over,
+:class:`IndexingError` says what was tried; give the cell instead
+(``--lattice a=5.43`` on the command line).
 """
 
 import functools
@@ -922,9 +923,10 @@ def index_pattern(
         Keyword arguments of ``find_peaks`` when a pattern is given.
     exhaustive : bool, optional
         Also search hexagonal axes when a cubic cell already indexes every
-        line with M20 >= max(20, min_m20) (by default that search is
-        skipped: a hexagonal cell cannot then index the lines with fewer
-        calculated lines than the cubic one).
+        line with M20 >= max(20, min_m20) and at most two calculated lines
+        per observed line (by default that search is then skipped: a
+        hexagonal cell can hardly index the lines with fewer calculated
+        lines than such a cubic one).
 
     Returns
     -------
@@ -1129,6 +1131,7 @@ def _cubic_done(solutions, n, min_m20):
         and s.unindexed == 0
         and len(s.indexed) == n
         and s.m20 >= max(20.0, min_m20)
+        and s.details["n_calc"] <= 2 * s.details["n"]
         for s in solutions
     )
 
@@ -1172,6 +1175,7 @@ def _rank(solutions):
             if s.system == "cubic"
             and s.unindexed <= top.unindexed
             and s.quality >= 0.7 * top.quality
+            and _prefer(s)[2] <= _prefer(top)[2] * 1.01
         ]
         if cubic:
             top = min(cubic, key=lambda s: (-s.quality, _prefer(s)))
