@@ -262,7 +262,8 @@ class SolveResult(list):
         package version, samples, seed.
     timings : dict
         Wall-clock seconds per step (``load``, ``model_input``,
-        ``lattice``, ``densities``, ``decode``, ``fit``, ``total``) and
+        ``lattice``, ``densities``, ``decode``, ``fit``, ``rank``,
+        ``total``) and
         ``cpu_total``, the CPU seconds of this process (all threads).
     warnings : list of str
         Problems a user can act on.
@@ -768,6 +769,7 @@ def solve(
     )
     if dedupe:
         candidates = _dedupe(candidates)
+    t = tick("rank", t)
     for cand in candidates:
         for note in cand.warnings:
             if note.startswith("impossible distance"):
@@ -811,8 +813,13 @@ def _dedupe(candidates):
     kept = []
     for cand in candidates:
         for other in kept:
-            if other.formula == cand.formula and matcher.fit(
-                other.structure, cand.structure
+            # the same structure has the same refined conventional cell:
+            # compare only those (StructureMatcher is slow on big P1 cells)
+            if (
+                other.formula == cand.formula
+                and other.spacegroup_number == cand.spacegroup_number
+                and len(other.structure) == len(cand.structure)
+                and matcher.fit(other.structure, cand.structure)
             ):
                 other.also_from.append(cand.source)
                 break
