@@ -16,11 +16,10 @@ buffer of the state dict and is restored exactly.
 """
 
 import importlib.resources
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
+from diffpy.crystalnet.atomic import atomic_output
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 __all__ = [
@@ -108,19 +107,8 @@ def save_checkpoint(
     }
     _check_plain(payload, "checkpoint")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

@@ -24,7 +24,6 @@ manifest keeps.
 import hashlib
 import json
 import logging
-import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diffpy.crystalnet.atomic import write_json
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.shards import (
     SHARD_PATTERN,
@@ -459,9 +459,7 @@ def _check_settings(out, settings, sources):
 
 
 def _write_json(path, data):
-    tmp = Path(str(path) + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_json(path, data, indent=1, sort_keys=True)
 
 
 def _sha256(path):

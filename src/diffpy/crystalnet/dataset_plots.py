@@ -1,9 +1,8 @@
 """Pictures of dataset entries (pattern and density slices)."""
 
-import os
-from pathlib import Path
-
 import numpy as np
+
+from diffpy.crystalnet.atomic import atomic_output
 
 __all__ = ["plot_entry"]
 
@@ -73,12 +72,8 @@ def plot_entry(data, index, path):
         )
         ax.set_title(f"{name}, {n}³ grid", fontsize=9)
         fig.colorbar(shown, ax=ax, shrink=0.8, label="e/Å³")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()

@@ -368,10 +368,9 @@ def write_markdown(result, path=None):
 
 
 def _atomic_write(path, text):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from diffpy.crystalnet.atomic import write_text
+
+    write_text(path, text)
 
 
 def _model_name(model):

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diffpy.crystalnet.atomic import atomic_output
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 __all__ = [
@@ -100,73 +101,63 @@ def write_shard(path, entries, grid_size, attrs=None):
     """
     import h5py
 
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     count = len(entries)
     n = int(grid_size)
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs["format_version"] = FORMAT_VERSION
-            h5.attrs["count"] = count
-            h5.attrs["grid_size"] = n
-            for key, value in (attrs or {}).items():
-                h5.attrs[key] = json.dumps(value)
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.attrs["format_version"] = FORMAT_VERSION
+        h5.attrs["count"] = count
+        h5.attrs["grid_size"] = n
+        for key, value in (attrs or {}).items():
+            h5.attrs[key] = json.dumps(value)
+        h5.create_dataset(
+            "pattern",
+            data=_stack(entries, "pattern", (0, 1024), np.float32),
+            compression="gzip",
+            shuffle=True,
+        )
+        h5.create_dataset(
+            "composition",
+            data=_stack(entries, "composition", (0, 118), np.float32),
+            compression="gzip",
+            shuffle=True,
+        )
+        h5.create_dataset(
+            "cmed",
+            data=_stack(entries, "cmed", (0, n, n, n), np.float16),
+            chunks=(1, n, n, n) if count else None,
+            compression="gzip",
+            compression_opts=4,
+            shuffle=True,
+        )
+        h5.create_dataset(
+            "lattice", data=_stack(entries, "lattice", (0, 3, 3), float)
+        )
+        vfloat = h5py.vlen_dtype(np.float32)
+        for key in ("sticks_q", "sticks_intensity"):
+            data = h5.create_dataset(key, (count,), dtype=vfloat)
+            for i, entry in enumerate(entries):
+                data[i] = np.asarray(entry[key], dtype=np.float32)
+        for key, dtype in _INTS.items():
             h5.create_dataset(
-                "pattern",
-                data=_stack(entries, "pattern", (0, 1024), np.float32),
-                compression="gzip",
-                shuffle=True,
+                key, data=np.array([e[key] for e in entries], dtype=dtype)
             )
+        h5.create_dataset(
+            "seed",
+            data=np.array(
+                [-1 if e.get("seed") is None else e["seed"] for e in entries],
+                dtype=np.int64,
+            ),
+        )
+        vstr = h5py.string_dtype()
+        for key in _STRINGS:
             h5.create_dataset(
-                "composition",
-                data=_stack(entries, "composition", (0, 118), np.float32),
-                compression="gzip",
-                shuffle=True,
-            )
-            h5.create_dataset(
-                "cmed",
-                data=_stack(entries, "cmed", (0, n, n, n), np.float16),
-                chunks=(1, n, n, n) if count else None,
-                compression="gzip",
-                compression_opts=4,
-                shuffle=True,
-            )
-            h5.create_dataset(
-                "lattice", data=_stack(entries, "lattice", (0, 3, 3), float)
-            )
-            vfloat = h5py.vlen_dtype(np.float32)
-            for key in ("sticks_q", "sticks_intensity"):
-                data = h5.create_dataset(key, (count,), dtype=vfloat)
-                for i, entry in enumerate(entries):
-                    data[i] = np.asarray(entry[key], dtype=np.float32)
-            for key, dtype in _INTS.items():
-                h5.create_dataset(
-                    key, data=np.array([e[key] for e in entries], dtype=dtype)
-                )
-            h5.create_dataset(
-                "seed",
+                key,
                 data=np.array(
-                    [
-                        -1 if e.get("seed") is None else e["seed"]
-                        for e in entries
-                    ],
-                    dtype=np.int64,
+                    [str(e.get(key) or "") for e in entries], dtype=object
                 ),
+                dtype=vstr,
+                compression="gzip" if key == "structure" else None,
             )
-            vstr = h5py.string_dtype()
-            for key in _STRINGS:
-                h5.create_dataset(
-                    key,
-                    data=np.array(
-                        [str(e.get(key) or "") for e in entries], dtype=object
-                    ),
-                    dtype=vstr,
-                    compression="gzip" if key == "structure" else None,
-                )
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _stack(entries, key, empty_shape, dtype):

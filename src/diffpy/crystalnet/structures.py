@@ -16,9 +16,7 @@ Only names common to diffpy.structure 3.3 and 3.4+ are used (``Structure``,
 ``Atom``, ``Lattice``).
 """
 
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -242,18 +240,9 @@ def write_cif(structure, path, symprec=None, force=False):
         raise CrystalNetInputError(
             f"cannot write the structure as CIF: {exc}", path
         )
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    from diffpy.crystalnet.atomic import write_text
+
+    return write_text(path, text, force=True)
 
 
 def _species_name(species):

@@ -361,9 +361,9 @@ def _prepare_run(out, settings, given, resume, force, is_main):
 
 
 def _write_json(path, value):
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    from diffpy.crystalnet.atomic import write_json
+
+    write_json(path, value, indent=2, default=str)
 
 
 class _CsvLog:

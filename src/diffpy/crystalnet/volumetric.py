@@ -19,7 +19,6 @@ Every writer is atomic (a temporary file in the same folder, then
 """
 
 import os
-import tempfile
 
 import numpy as np
 
@@ -94,17 +93,11 @@ def _target(path, force):
 
 def _atomic(path, force, write):
     """Call ``write(tmp_path)`` and move the result onto ``path``."""
-    path, folder = _target(path, force)
-    fd, tmp = tempfile.mkstemp(
-        prefix=".tmp-", suffix=os.path.basename(path), dir=folder
-    )
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    from diffpy.crystalnet.atomic import atomic_output
+
+    path, _ = _target(path, force)
+    with atomic_output(path, force) as tmp:
+        write(str(tmp))
     return path
 
 

@@ -2,11 +2,11 @@
 will see it."""
 
 import os
-import tempfile
 
 import click
 import numpy as np
 
+from diffpy.crystalnet.atomic import atomic_output
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 
@@ -116,17 +116,11 @@ def _write_plot(pattern, model_input, out, force):
         bottom.text(0.5, 0.5, "no model input (see the summary)", ha="center")
     bottom.set_xlabel("Q (1/angstrom)")
     bottom.set_ylabel("normalised intensity")
-    handle, temp = tempfile.mkstemp(
-        suffix=".png", prefix=".inspect-", dir=directory
-    )
-    os.close(handle)
     try:
-        fig.savefig(temp, format="png", dpi=120)
-        os.replace(temp, out)
+        with atomic_output(out) as temp:
+            fig.savefig(temp, format="png", dpi=120)
     finally:
         plt.close(fig)
-        if os.path.exists(temp):
-            os.remove(temp)
     return out
 
 
