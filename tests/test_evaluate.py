@@ -144,3 +144,17 @@ def test_evaluate_cli(data, checkpoint, tmp_path, capsys):
     if not default_model_path().is_file():
         assert main(["evaluate", "--data", str(data), "--quiet"]) == 2
         assert "no model shipped" in capsys.readouterr().err
+
+
+def test_reference_dataset_supplies_the_baselines(data, checkpoint):
+    """A separate evaluation set uses the training set's baselines."""
+    result = evaluate(
+        data, split="test", model=checkpoint, samples=1, grid=16,
+        rotations=False, progress=False, limit=1, reference=data,
+    )  # fmt: skip
+    assert result["settings"]["reference"] == str(data)
+    with pytest.raises(CrystalNetInputError):
+        evaluate(
+            data, split="test", model=checkpoint, samples=1, grid=16,
+            progress=False, limit=1, reference=data / "no-such-dataset",
+        )  # fmt: skip

@@ -397,6 +397,7 @@ def evaluate(
     radius=0.5,
     force=False,
     progress=True,
+    reference=None,
 ):
     """Evaluate a model on a dataset split with the baselines beside it.
 
@@ -429,6 +430,10 @@ def evaluate(
         Overwrite existing outputs in ``out``.
     progress : bool, optional
         tqdm progress bar.
+    reference : str or os.PathLike, optional
+        The dataset whose ``train`` split the model was trained on, for the
+        nearest-pattern and mean-grid baselines when ``data`` is a separate
+        evaluation set (e.g. real structures); default ``data`` itself.
 
     Returns
     -------
@@ -467,12 +472,17 @@ def evaluate(
     net.eval()
     start = time.perf_counter()
     test = CMEDDataset(data, split, points=False)
-    train = CMEDDataset(data, "train", points=False)
+    train = CMEDDataset(
+        data if reference is None else reference, "train", points=False
+    )
     count = len(test) if limit is None else min(int(limit), len(test))
     if count == 0:
         raise CrystalNetInputError(f"the {split} split is empty", data)
     if len(train) == 0:
-        raise CrystalNetInputError("the train split is empty", data)
+        raise CrystalNetInputError(
+            "the train split is empty",
+            data if reference is None else reference,
+        )
     nearest = NearestPattern.from_dataset(train)
     queries = np.stack(
         [test.entry(i, ("pattern",))["pattern"] for i in range(count)]
@@ -534,6 +544,7 @@ def evaluate(
     result = {
         "settings": {
             "data": str(data),
+            "reference": str(data if reference is None else reference),
             "split": split,
             "model": model_name,
             "samples": int(samples),

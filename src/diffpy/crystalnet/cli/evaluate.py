@@ -15,6 +15,13 @@ from diffpy.crystalnet.errors import CrystalNetInputError
     help="Dataset folder.",
 )
 @click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Training dataset for the nearest-pattern and mean-grid baselines "
+    "(default: --data itself).",
+)
+@click.option(
     "--split",
     type=click.Choice(["test", "val", "train", "all"]),
     default="test",
@@ -75,5 +82,6 @@ def evaluate(**opts):
         seed=opts["seed"],
         force=opts["force"],
         progress=not opts["quiet"],
+        reference=opts["reference"],
     )
     click.echo(write_markdown(result))
