@@ -140,7 +140,9 @@ def _key(formula, spacegroup):
     return f"{formula}|{int(spacegroup)}"
 
 
-def make_entry(structure, settings, record=0, source="", ident="", parent=""):
+def make_entry(
+    structure, settings, record=0, source="", ident="", parent="", seen=()
+):
     """Compute everything stored for one structure.
 
     Parameters
@@ -151,6 +153,9 @@ def make_entry(structure, settings, record=0, source="", ident="", parent=""):
         Grid size, tolerance, systems and size limits.
     record, source, ident, parent : optional
         Provenance stored with the entry.
+    seen : collection of str, optional
+        Dedupe keys already in the dataset: such a structure is skipped
+        before its pattern and density are computed.
 
     Returns
     -------
@@ -177,8 +182,11 @@ def make_entry(structure, settings, record=0, source="", ident="", parent=""):
         return f"crystal system {system} not requested"
     formula = cell.composition.reduced_formula
     excluded = set(settings.exclude)
-    if excluded & {_key(formula, spacegroup), parent, f"{source}:{ident}"}:
+    key = _key(formula, spacegroup)
+    if excluded & {key, parent, f"{source}:{ident}"}:
         return "in the exclusion list"
+    if key in seen:
+        return "duplicate of an earlier block"
     sticks = simulate_pattern(
         cell, wavelength="MoKa", two_theta_range=(0, 180)
     )
@@ -218,7 +226,7 @@ def _set_sources(sources):
 
 def _entry_job(args):
     """Worker: one recipe -> (index, entry or skip reason); never raises."""
-    record_index, source_index, recipe, settings = args
+    record_index, source_index, recipe, settings, seen = args
     try:
         record = _SOURCES[source_index].realize(recipe)
         if isinstance(record, str):
@@ -230,6 +238,7 @@ def _entry_job(args):
             source=record.source,
             ident=record.id,
             parent=record.parent,
+            seen=seen,
         )
     except Exception as error:  # a bad structure must not stop the build
         result = f"failed: {type(error).__name__}: {error}"
@@ -340,8 +349,9 @@ def build_dataset(
                 if path.exists() or source_index in exhausted:
                     continue
                 done = _build_block(
-                    source, source_index, local, block, path, settings, pool
-                )
+                    source, source_index, local, block, path, settings, pool,
+                    frozenset(keys),
+                )  # fmt: skip
                 if done is None:
                     exhausted.add(source_index)
                     continue
@@ -367,8 +377,15 @@ def build_dataset(
     return stats
 
 
-def _build_block(source, source_index, local, block, path, settings, pool):
+def _build_block(
+    source, source_index, local, block, path, settings, pool, seen
+):
     """Build one block of one source into one shard file.
+
+    ``seen`` holds the dedupe keys of this job's earlier blocks: those
+    structures are skipped before the expensive work.  (Duplicates across
+    the parts of a job array, and within a block, are stored and dropped by
+    :func:`finalize_dataset`, so the final dataset is the same either way.)
 
     Returns None when the source has no such block (exhausted), else a
     dict with the dedupe ``keys`` written and the ``skipped`` reasons.
@@ -380,10 +397,13 @@ def _build_block(source, source_index, local, block, path, settings, pool):
         return None
     base = local * size
     jobs = [
-        (base + i, source_index, recipe, settings)
+        (base + i, source_index, recipe, settings, seen)
         for i, recipe in enumerate(records)
     ]
-    results = pool.imap(_entry_job, jobs) if pool else map(_entry_job, jobs)
+    if pool is None:
+        results = map(_entry_job, jobs)
+    else:  # 8 chunks: ``seen`` is pickled once per chunk, not per job
+        results = pool.imap(_entry_job, jobs, chunksize=-(-len(jobs) // 8))
     entries, skipped = [], {}
     for index, result in results:
         if isinstance(result, dict):
