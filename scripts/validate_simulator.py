@@ -21,17 +21,8 @@ import numpy as np
 from pymatgen.analysis.diffraction.xrd import XRDCalculator
 from pymatgen.core import Lattice, Structure
 
+from diffpy.crystalnet.dataset_builder import SYSTEMS
 from diffpy.crystalnet.simulator import simulate_pattern
-
-SYSTEMS = {
-    "triclinic": (1, 2),
-    "monoclinic": (3, 15),
-    "orthorhombic": (16, 74),
-    "tetragonal": (75, 142),
-    "trigonal": (143, 167),
-    "hexagonal": (168, 194),
-    "cubic": (195, 230),
-}
 ELEMENTS = (
     "H Li Be B C N O F Na Mg Al Si P S Cl K Ca Ti V Cr Mn Fe Co Ni Cu Zn "
     "Ga Ge As Se Br Rb Sr Y Zr Nb Mo Ru Pd Ag Cd In Sn Sb Te I Cs Ba La Ce "
