@@ -1,4 +1,4 @@
-"""Shared fixtures.  Tests build their own data; none reads ../shared."""
+"""Shared fixtures.  Tests build their own data and read no external files."""
 
 import numpy as np
 import pytest
