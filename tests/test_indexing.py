@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
+from test_peak_search import LAB as PEAK_LAB
 
 from diffpy.crystalnet import CrystalNetInputError, simulate_pattern
 from diffpy.crystalnet.cells import cmed_cell
@@ -19,19 +20,7 @@ from diffpy.crystalnet.peak_search import find_peaks
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-LAB = dict(
-    u=0.004,
-    v=-0.002,
-    w=0.0015,
-    crystallite_size=120,
-    microstrain=3e-4,
-    zero_shift=0.05,
-    background=(260, -110, 45, -12),
-    noise="poisson",
-    intensity_max=20000,
-    kalpha2=True,
-    seed=11,
-)
+LAB = dict(PEAK_LAB, seed=11)
 
 
 def _structures():
