@@ -252,10 +252,22 @@ def bench_evaluation(data=None):
     return out
 
 
+def _run_together(commands, threads, what):
+    """Run the commands side by side (same load for each) and wait."""
+    procs = []
+    for cmd in commands:
+        if threads:
+            cmd = [*cmd, "--threads", str(threads)]
+        print("$", " ".join(cmd), flush=True)
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
+    if any([proc.wait() for proc in procs]):
+        raise SystemExit(f"{what} failed")
+
+
 def compare_losses(data, minutes, out, threads, steps, samples, grid, limit):
     """Train both losses side by side (same wall time), then evaluate."""
     out = Path(out)
-    procs = []
+    commands = []
     for loss in ("l1", "mse-log1p"):
         run = out / f"run-{loss}"
         cmd = [
@@ -264,14 +276,9 @@ def compare_losses(data, minutes, out, threads, steps, samples, grid, limit):
             str(minutes), "--steps", str(steps), "--val-every", "40",
             "--seed", "0", "--quiet", "--force",
         ]  # fmt: skip
-        if threads:
-            cmd += ["--threads", str(threads)]
-        print("$", " ".join(cmd), flush=True)
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
-    for proc in procs:
-        if proc.wait():
-            raise SystemExit("training failed")
-    procs = []
+        commands.append(cmd)
+    _run_together(commands, threads, "training")
+    commands = []
     for loss in ("l1", "mse-log1p"):
         cmd = [
             "diffpy.crystalnet", "evaluate", "--data", str(data), "--split",
@@ -280,13 +287,8 @@ def compare_losses(data, minutes, out, threads, steps, samples, grid, limit):
             str(limit), "--modes", "full,elements,drop,none", "--out",
             str(out / f"eval-{loss}"), "--quiet", "--force",
         ]  # fmt: skip
-        if threads:
-            cmd += ["--threads", str(threads)]
-        print("$", " ".join(cmd), flush=True)
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
-    for proc in procs:
-        if proc.wait():
-            raise SystemExit("evaluation failed")
+        commands.append(cmd)
+    _run_together(commands, threads, "evaluation")
     results = {}
     for loss in ("l1", "mse-log1p"):
         print(f"## loss {loss}")
