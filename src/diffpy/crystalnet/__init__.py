@@ -49,6 +49,9 @@ _LAZY = {
     "solve": "diffpy.crystalnet.solve",
     "decode_density": "diffpy.crystalnet.decode",
     "fit_candidate": "diffpy.crystalnet.fit",
+    "extract_intensities": "diffpy.crystalnet.improve",
+    "fourier_recycle": "diffpy.crystalnet.improve",
+    "improve_density": "diffpy.crystalnet.improve",
 }
 
 __all__ = ["CrystalNetInputError", "__version__", *sorted(_LAZY)]
