@@ -49,6 +49,7 @@ _LAZY = {
     "solve": "diffpy.crystalnet.solve",
     "decode_density": "diffpy.crystalnet.decode",
     "fit_candidate": "diffpy.crystalnet.fit",
+    "refine_structure": "diffpy.crystalnet.refine",
     "extract_intensities": "diffpy.crystalnet.improve",
     "fourier_recycle": "diffpy.crystalnet.improve",
     "improve_density": "diffpy.crystalnet.improve",
