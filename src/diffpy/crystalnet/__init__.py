@@ -50,6 +50,8 @@ _LAZY = {
     "decode_density": "diffpy.crystalnet.decode",
     "fit_candidate": "diffpy.crystalnet.fit",
     "refine_structure": "diffpy.crystalnet.refine",
+    "search_isotypes": "diffpy.crystalnet.isotypes",
+    "load_isotype_library": "diffpy.crystalnet.isotypes",
     "extract_intensities": "diffpy.crystalnet.improve",
     "fourier_recycle": "diffpy.crystalnet.improve",
     "improve_density": "diffpy.crystalnet.improve",

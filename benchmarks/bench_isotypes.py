@@ -1,0 +1,311 @@
+#!/usr/bin/env python
+"""Benchmark the isotype search: hit rate and time on known structures.
+
+Usage::
+
+    python benchmarks/bench_isotypes.py            # built-in structures
+    python benchmarks/bench_isotypes.py --cif-dir DIR --limit 50
+    python benchmarks/bench_isotypes.py --no-reference
+
+For each structure a realistic Cu K-alpha lab profile is simulated
+(``lab_pattern`` of ``scripts/solve_benchmark.py``: K-alpha doublet,
+Caglioti widths, crystallite size, microstrain, zero shift, Chebyshev
+background and Poisson noise, seeded), then
+:func:`diffpy.crystalnet.isotypes.search_isotypes` runs with its own
+indexing (the time includes the peak search and indexing) and with the
+true lattice given.  A *hit* is a top-1 candidate that pymatgen's
+``StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)`` matches to the
+truth; *top-5* counts a match among the returned candidates.
+
+The reference, measured in the same run, skips the screen: every
+decorated candidate is fitted (``n_fit`` large, ``screen_margin`` inf)
+and the best Rwp wins.  The ratio of times is the screen's saving; the hit
+rates show what it costs.
+
+Structures of ``--cif-dir`` (any CIFs: real data are fine here, the
+package and tests never read them) are searched in the systems the
+library can place on a measured cell (cubic, trigonal, hexagonal, and with
+the true lattice also tetragonal and orthorhombic); only those whose
+structure type is in the library can be hits, so the script also reports
+how many of them have a library prototype at all (a top-5 match with the
+true lattice and fit-all).
+"""
+
+import argparse
+import logging
+import os
+import time
+import warnings
+
+import numpy as np
+
+
+def known_structures():
+    """(formula, structure) of classic types, built with pymatgen."""
+    from pymatgen.core import Lattice, Structure
+
+    c, h = Lattice.cubic, Lattice.hexagonal
+    fs = Structure.from_spacegroup
+    # pymatgen's Fd-3m is origin choice 1
+    return [
+        ("NaCl", fs("Fm-3m", c(5.64), ["Na", "Cl"], [[0] * 3, [0.5] * 3])),
+        ("CsCl", fs("Pm-3m", c(4.12), ["Cs", "Cl"], [[0] * 3, [0.5] * 3])),
+        ("ZnS", fs("F-43m", c(5.41), ["Zn", "S"], [[0] * 3, [0.25] * 3])),
+        ("CeO2", fs("Fm-3m", c(5.411), ["Ce", "O"], [[0] * 3, [0.25] * 3])),
+        (
+            "SrTiO3",
+            fs(
+                "Pm-3m",
+                c(3.905),
+                ["Sr", "Ti", "O"],
+                [[0] * 3, [0.5] * 3, [0.5, 0.5, 0]],
+            ),
+        ),
+        (
+            "Cu3Au",
+            fs("Pm-3m", c(3.75), ["Au", "Cu"], [[0] * 3, [0, 0.5, 0.5]]),
+        ),
+        (
+            "Fe3Al",
+            fs(
+                "Fm-3m",
+                c(5.79),
+                ["Al", "Fe", "Fe"],
+                [[0] * 3, [0.5] * 3, [0.25] * 3],
+            ),
+        ),
+        (
+            "Cu2MnAl",
+            fs(
+                "Fm-3m",
+                c(5.95),
+                ["Cu", "Mn", "Al"],
+                [[0.25] * 3, [0] * 3, [0.5] * 3],
+            ),
+        ),
+        (
+            "TiNiSn",
+            fs(
+                "F-43m",
+                c(5.93),
+                ["Ti", "Sn", "Ni"],
+                [[0] * 3, [0.5] * 3, [0.25] * 3],
+            ),
+        ),
+        (
+            "MgAl2O4",
+            fs(
+                "Fd-3m",
+                c(8.083),
+                ["Mg", "Al", "O"],
+                [[0] * 3, [0.625] * 3, [0.387] * 3],
+            ),
+        ),
+        (
+            "Y3Al5O12",
+            fs(
+                "Ia-3d",
+                c(12.00),
+                ["Y", "Al", "Al", "O"],
+                [
+                    [0.125, 0, 0.25],
+                    [0, 0, 0],
+                    [0.375, 0, 0.25],
+                    [-0.0306, 0.0512, 0.1500],
+                ],
+            ),
+        ),
+        (
+            "Al2O3",
+            fs(
+                "R-3c",
+                h(4.759, 12.991),
+                ["Al", "O"],
+                [[0, 0, 0.3522], [0.3064, 0, 0.25]],
+            ),
+        ),
+        (
+            "ZnO",
+            fs(
+                "P6_3mc",
+                h(3.25, 5.207),
+                ["Zn", "O"],
+                [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]],
+            ),
+        ),
+        (
+            "TiS2",
+            fs(
+                "P-3m1",
+                h(3.407, 5.695),
+                ["Ti", "S"],
+                [[0, 0, 0], [1 / 3, 2 / 3, 0.25]],
+            ),
+        ),
+        (
+            "NiAs",
+            fs(
+                "P6_3/mmc",
+                h(3.619, 5.034),
+                ["Ni", "As"],
+                [[0, 0, 0], [1 / 3, 2 / 3, 0.25]],
+            ),
+        ),
+        (
+            "MgB2",
+            fs(
+                "P6/mmm",
+                h(3.086, 3.524),
+                ["Mg", "B"],
+                [[0, 0, 0], [1 / 3, 2 / 3, 0.5]],
+            ),
+        ),
+        (
+            "Bi2Se3",
+            fs(
+                "R-3m",
+                h(4.143, 28.636),
+                ["Bi", "Se", "Se"],
+                [[0, 0, 0.4008], [0, 0, 0], [0, 0, 0.2117]],
+            ),
+        ),
+        (
+            "LaAlO3",
+            fs(
+                "R-3c",
+                h(5.365, 13.11),
+                ["La", "Al", "O"],
+                [[0, 0, 0.25], [0, 0, 0], [0.5254, 0, 0.25]],
+            ),
+        ),
+    ]
+
+
+def cif_structures(folder, limit):
+    """(formula, structure) of the CIFs in a folder (first ``limit``)."""
+    from pymatgen.core import Structure
+
+    out = []
+    for root, _, files in os.walk(folder):
+        for name in sorted(files):
+            if not name.lower().endswith(".cif"):
+                continue
+            try:
+                s = Structure.from_file(os.path.join(root, name))
+            except Exception as exc:  # noqa: BLE001 - report and go on
+                print(f"skip {name}: {exc}")
+                continue
+            if not s.is_ordered:
+                continue
+            out.append((s.composition.reduced_formula, s))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def lab_pattern(structure, rng):
+    """The seeded lab profile of ``scripts/solve_benchmark.py``."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "solve_benchmark.py"
+    spec = importlib.util.spec_from_file_location("solve_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lab_pattern(structure, rng)
+
+
+def conventional(structure):
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    return SpacegroupAnalyzer(structure).get_conventional_standard_structure()
+
+
+def run(cases, reference, seed):
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    from diffpy.crystalnet.isotypes import search_isotypes
+
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+    rng = np.random.default_rng(seed)
+    modes = [("indexed", {}), ("given cell", {"given": True})]
+    if reference:
+        modes.append(
+            (
+                "given, fit all",
+                {"given": True, "n_fit": 10**6, "screen_margin": np.inf},
+            )
+        )
+    totals = {m: dict(hit=0, top5=0, time=[]) for m, _ in modes}
+    print(
+        f"{'formula':12s} {'atoms':>5s} "
+        + " ".join(f"{m:>24s}" for m, _ in modes)
+    )
+    for formula, structure in cases:
+        structure = conventional(structure)
+        pattern = lab_pattern(structure, rng)
+        cells = []
+        for mode, options in modes:
+            options = dict(options)
+            lattices = [structure.lattice] if options.pop("given", 0) else None
+            t0 = time.perf_counter()
+            found = search_isotypes(
+                pattern, formula, lattices=lattices, **options
+            )
+            dt = time.perf_counter() - t0
+            hit = bool(found) and matcher.fit(found[0].structure, structure)
+            top5 = any(matcher.fit(c.structure, structure) for c in found)
+            totals[mode]["hit"] += hit
+            totals[mode]["top5"] += top5
+            totals[mode]["time"].append(dt)
+            label = found[0].prototype[:12] if found else "-"
+            mark = "hit" if hit else ("top5" if top5 else "miss")
+            cells.append(f"{label:>12s} {mark:>4s} {dt:5.2f}s")
+        print(f"{formula:12s} {len(structure):5d} " + " ".join(cells))
+    n = len(cases)
+    print()
+    for mode, _ in modes:
+        t = np.array(totals[mode]["time"])
+        print(
+            f"{mode:16s}: top-1 {totals[mode]['hit']}/{n}, top-5 "
+            f"{totals[mode]['top5']}/{n}; time median {np.median(t):.2f} s, "
+            f"max {t.max():.2f} s, total {t.sum():.1f} s"
+        )
+    if reference:
+        ratio = np.sum(totals["given, fit all"]["time"]) / np.sum(
+            totals["given cell"]["time"]
+        )
+        print(f"screen speed-up over fitting every candidate: {ratio:.1f}x")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cif-dir", help="also search these CIFs")
+    parser.add_argument("--limit", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip the fit-every-candidate reference",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="BLAS threads (default 1)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
+    except ImportError:
+        pass
+    warnings.simplefilter("ignore")
+    logging.basicConfig(level=logging.ERROR)
+    cases = known_structures()
+    if args.cif_dir:
+        cases = cif_structures(args.cif_dir, args.limit)
+    run(cases, not args.no_reference, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
