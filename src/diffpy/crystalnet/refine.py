@@ -90,6 +90,8 @@ CONTACT_FACTOR = 0.8
 #: the restraint's standard uncertainty (angstrom)
 RESTRAINT_SIGMA = 0.01
 TR_SOLVER = "lsmr"
+#: peak windows (FWHM) of the coarse search
+COARSE_CUTOFF = 6.0
 #: forward-difference steps of the parameters without analytic derivatives
 _STEP = {
     "lattice": 1e-6,  # relative
@@ -943,8 +945,11 @@ class _Restraints:
 # driver
 
 
-def _solve_linear(model, vector):
-    """Scales and background for fixed non-linear parameters."""
+def _solve_linear(model, vector, cost=False):
+    """Scales and background for fixed non-linear parameters.
+
+    With ``cost``, also the weighted sum of squares of the profile.
+    """
     from diffpy.crystalnet.fit import _nonnegative_head_lstsq
 
     design, _ = model.design(vector)
@@ -954,6 +959,8 @@ def _solve_linear(model, vector):
     )
     out = np.array(vector, dtype=float)
     out[model.linear] = coef
+    if cost:
+        return out, float(np.sum(((model.y - design @ coef) * w) ** 2))
     return out
 
 
@@ -1031,6 +1038,15 @@ def _coarse_cell(model, vector, refine, n_starts=3):
     """
     if "lattice" not in refine:
         return vector
+    cutoff = model.cutoff
+    model.cutoff = COARSE_CUTOFF  # broad peaks: shorter windows are plenty
+    try:
+        return _coarse_search(model, vector, n_starts)
+    finally:
+        model.cutoff = cutoff
+
+
+def _coarse_search(model, vector, n_starts):
     idx = model.index
     edges = [idx[k] for k in model.cell_mode if k in ("a", "b", "c")]
     lo, hi = model.lower[edges], model.upper[edges]
@@ -1055,9 +1071,9 @@ def _coarse_cell(model, vector, refine, n_starts=3):
     for s in scales:
         trial = wide.copy()
         trial[edges] = np.clip(wide[edges] * s, lo, hi)
-        trial = _solve_linear(model, trial)
+        trial, c = _solve_linear(model, trial, cost=True)
         trials.append(trial)
-        costs.append(wss(trial))
+        costs.append(c)
     costs = np.array(costs)
     is_min = (
         np.r_[True, costs[1:] < costs[:-1]]
@@ -1071,17 +1087,36 @@ def _coarse_cell(model, vector, refine, n_starts=3):
         and (model.kinds[i][0] in ("lattice", "zero") or model.linear[i])
     ]
     best = (np.inf, vector)
+    inv_sigma = model.inv_sigma
+    x = model.x
+
+    def descend(trial, schedule):
+        for fraction, w in schedule:
+            limit = x[0] + fraction * (x[-1] - x[0])
+            model.inv_sigma = np.where(x <= limit, inv_sigma, 0.0)
+            try:
+                trial = broadened(trial, w)
+                trial[idx["w"]] = max(vector[idx["w"]], w)
+                trial, _, _ = _least_squares(model, trial, free, 20)
+            finally:
+                model.inv_sigma = inv_sigma
+        return trial, wss(trial)
+
     for i in order:
-        trial = trials[i]
+        # broad peaks over a growing range: low-angle peaks move little
+        # with the cell, so each range starts inside its basin
+        found = [
+            descend(
+                trials[i], ((0.35, 0.09), (0.6, 0.09), (1, 0.09), (1, 0.02))
+            )
+        ]
         if len(edges) > 1:
-            trial = _edge_sweeps(model, trial, edges, step, wss)
-        for w in (0.09, 0.02):
-            trial = broadened(trial, w)
-            trial[idx["w"]] = max(vector[idx["w"]], w)
-            trial, _, _ = _least_squares(model, trial, free, 20)
-        cost = wss(trial)
-        if cost < best[0]:
-            best = (cost, trial)
+            # each edge scanned alone over the whole range
+            swept = _edge_sweeps(model, trials[i], edges, step)
+            found.append(descend(swept, ((1, 0.09), (1, 0.02))))
+        for trial, cost in found:
+            if cost < best[0]:
+                best = (cost, trial)
     out = np.array(vector, dtype=float)
     keep = [
         i for i, k in enumerate(model.kinds) if k[0] in ("lattice", "zero")
@@ -1090,19 +1125,18 @@ def _coarse_cell(model, vector, refine, n_starts=3):
     return _solve_linear(model, out)
 
 
-def _edge_sweeps(model, trial, edges, step, wss, sweeps=2, span=0.008):
+def _edge_sweeps(model, trial, edges, step, sweeps=2, span=0.008):
     """Scan each cell edge alone (the others fixed), twice over."""
     n = int(math.ceil(span / step))
     factors = 1.0 + step * np.arange(-n, n + 1)
-    best = wss(trial)
+    trial, best = _solve_linear(model, trial, cost=True)
     for _ in range(sweeps):
         for e in edges:
             centre = trial[e]
             for f in factors:
                 v = trial.copy()
                 v[e] = np.clip(centre * f, model.lower[e], model.upper[e])
-                v = _solve_linear(model, v)
-                cost = wss(v)
+                v, cost = _solve_linear(model, v, cost=True)
                 if cost < best:
                     best, trial = cost, v
     return trial
