@@ -6,6 +6,8 @@ Usage::
     python benchmarks/bench_isotypes.py            # built-in structures
     python benchmarks/bench_isotypes.py --cif-dir DIR --limit 50
     python benchmarks/bench_isotypes.py --no-reference
+    python benchmarks/bench_isotypes.py \
+        --experimental ../shared/data/experimental
 
 For each structure a realistic Cu K-alpha lab profile is simulated
 (``lab_pattern`` of ``scripts/solve_benchmark.py``: K-alpha doublet,
@@ -29,6 +31,12 @@ the true lattice also tetragonal and orthorhombic); only those whose
 structure type is in the library can be hits, so the script also reports
 how many of them have a library prototype at all (a top-5 match with the
 true lattice and fit-all).
+
+``--experimental`` searches measured patterns instead (:data:`EXPERIMENTAL`:
+XRED, diffpy lab CeO2 and GSAS-II LaB6 files of the shared data folder,
+never read by the package or its tests) and matches the best candidate to
+the reference structure (the COD CIF beside the data, or the textbook
+structure of CeO2 and LaB6).
 """
 
 import argparse
@@ -203,6 +211,128 @@ def cif_structures(folder, limit):
     return out
 
 
+#: measured patterns of ``shared/data/experimental`` (relative paths):
+#: (formula, pattern, wavelength, reference CIF or None, give the cell)
+EXPERIMENTAL = [
+    (
+        "Al2O3",
+        "xred/monophase/UnderThreeElements/Al2O3/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/Al2O3/1000017.cif",
+        False,
+    ),
+    (
+        "CdS",
+        "xred/monophase/UnderThreeElements/CdS/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/CdS/1011054.cif",
+        False,
+    ),
+    (
+        "Mn2O3",
+        "xred/monophase/UnderThreeElements/Mn2O3/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/Mn2O3/Mn2O3.cif",
+        False,
+    ),
+    (
+        "MnS",
+        "xred/monophase/UnderThreeElements/MnS/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/MnS/1011351.cif",
+        False,
+    ),
+    (
+        "PbSe",
+        "xred/monophase/UnderThreeElements/PbSe/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/PbSe/1538746.cif",
+        False,
+    ),
+    (
+        "ZnS",
+        "xred/monophase/UnderThreeElements/ZnS/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/ZnS/1100043.cif",
+        False,
+    ),
+    (
+        "Zr",
+        "xred/monophase/UnderThreeElements/Zr/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/Zr/1512554.cif",
+        False,
+    ),
+    (
+        "RuO2",
+        "xred/monophase/UnderThreeElements/RuO2/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/RuO2/1538150.cif",
+        True,
+    ),
+    (
+        "Sn",
+        "xred/monophase/UnderThreeElements/Sn/data.csv",
+        "CuKa",
+        "xred/monophase/UnderThreeElements/Sn/7040217.cif",
+        True,
+    ),
+    ("CeO2", "diffpy-lab-MoKa/CeO2_635um_accum_0.xy", 0.71303, None, False),
+    (
+        "LaB6",
+        "gsas2-tutorials/LaB6_SRM660_lab/NIST660CBI.gsas",
+        "CuKa",
+        None,
+        False,
+    ),
+]
+
+
+def experimental(root):
+    """Search the measured patterns of :data:`EXPERIMENTAL` under root."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.core import Lattice, Structure
+
+    from diffpy.crystalnet import load_pattern
+    from diffpy.crystalnet.isotypes import search_isotypes
+
+    fs = Structure.from_spacegroup
+    references = {
+        "CeO2": fs(
+            "Fm-3m", Lattice.cubic(5.41), ["Ce", "O"], [[0] * 3, [0.25] * 3]
+        ),
+        "LaB6": fs(
+            "Pm-3m",
+            Lattice.cubic(4.157),
+            ["La", "B"],
+            [[0] * 3, [0.1996, 0.5, 0.5]],
+        ),
+    }
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+    hits = 0
+    for formula, path, wavelength, cif, give in EXPERIMENTAL:
+        pattern = load_pattern(os.path.join(root, path), wavelength)
+        if cif:
+            truth = conventional(Structure.from_file(os.path.join(root, cif)))
+        else:
+            truth = references[formula]
+        t0 = time.perf_counter()
+        found = search_isotypes(
+            pattern, formula, lattices=[truth.lattice] if give else None
+        )
+        dt = time.perf_counter() - t0
+        where = [
+            i for i, c in enumerate(found) if matcher.fit(c.structure, truth)
+        ]
+        hits += bool(where and where[0] == 0)
+        best = found[0].summary() if found else "nothing found"
+        print(
+            f"{formula:6s} {'cell given' if give else 'indexed':10s} "
+            f"{dt:5.2f} s  match at {where}  {best}"
+        )
+    print(f"top-1 {hits}/{len(EXPERIMENTAL)} measured patterns")
+
+
 def lab_pattern(structure, rng):
     """The seeded lab profile of ``scripts/solve_benchmark.py``."""
     import importlib.util
@@ -281,6 +411,11 @@ def run(cases, reference, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cif-dir", help="also search these CIFs")
+    parser.add_argument(
+        "--experimental",
+        help="the shared experimental data folder: search its measured "
+        "patterns instead",
+    )
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -300,6 +435,9 @@ def main(argv=None):
         pass
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.ERROR)
+    if args.experimental:
+        experimental(args.experimental)
+        return 0
     cases = known_structures()
     if args.cif_dir:
         cases = cif_structures(args.cif_dir, args.limit)

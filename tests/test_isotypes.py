@@ -242,8 +242,8 @@ def test_search_finds_the_prototype(formula, patterns):
     rwps = [c.rwp for c in found]
     assert rwps == sorted(rwps)
     assert timings["screened"] >= 1 and timings["fitted"] >= 1
-    origin = "given" if lattices else "indexed"
-    assert best.lattice_info["origin"] == origin
+    origins = ["given"] if lattices else ["indexed", "prototype scan"]
+    assert best.lattice_info["origin"] in origins
 
 
 def test_search_hexagonal_lattice_text():
@@ -311,3 +311,57 @@ def test_search_bad_input(patterns):
     nowl = pattern.__class__(x=pattern.x, intensity=pattern.intensity)
     with pytest.raises(CrystalNetInputError):
         search_isotypes(nowl, "MgO")
+
+
+def test_merged_decorations():
+    # binary Mn2O3 on bixbyite (Mn on both cation slots), only when merging
+    bixbyite = "AB3C6_cI80_206_a_d_e"
+    merged = decorations(bixbyite, "Mn2O3")
+    assert len(merged) == 1
+    assert merged[0].composition.reduced_formula == "Mn2O3"
+    assert len(merged[0]) == 80
+    assert decorations(bixbyite, "Mn2O3", merge=False) == []
+    # Fe3Al on the Heusler type is the D0_3 structure
+    d03 = decorations("AB3_cF16_225_a_bc", "Fe3Al", merge=False)
+    heusler = decorations("AB2C_cF16_225_a_c_b", "Fe3Al")
+    assert len(d03) == 1
+    assert any(StructureMatcher().fit(d03[0], s) for s in heusler)
+
+
+def test_search_prefers_the_plain_prototype():
+    # Fe3Al: D0_3 also comes out of the Heusler type with Fe on two
+    # slots; the search names the D0_3 prototype and finds it once
+    fe3al = Structure.from_spacegroup(
+        "Fm-3m",
+        Lattice.cubic(5.79),
+        ["Al", "Fe", "Fe"],
+        [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]],
+    )
+    pattern = lab_pattern(fe3al, 11)
+    found = search_isotypes(pattern, "Fe3Al", lattices=[fe3al.lattice])
+    best = found[0]
+    assert best.prototype == "AB3_cF16_225_a_bc"
+    assert not best.merged
+    assert "AB2C_cF16_225_a_c_b" in best.also
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+    assert sum(matcher.fit(c.structure, fe3al) for c in found) == 1
+
+
+def test_cubic_scan_when_indexing_fails(monkeypatch, patterns):
+    # without a usable indexing result the cubic prototypes still find
+    # their own cell from the peaks
+    import diffpy.crystalnet.indexing as indexing
+
+    def no_cell(*args, **kwargs):
+        raise indexing.IndexingError("no cell (test)")
+
+    monkeypatch.setattr(indexing, "index_pattern", no_cell)
+    found = search_isotypes(patterns["MgO"], "MgO")
+    best = found[0]
+    assert best.prototype == EXPECTED["MgO"]
+    assert best.lattice_info["origin"] == "prototype scan"
+    assert best.structure.lattice.a == pytest.approx(4.212, rel=2e-3)
+    assert StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5).fit(
+        best.structure, TRUTHS["MgO"]
+    )
+    assert search_isotypes(patterns["MgO"], "MgO", cubic_scan=False) == []

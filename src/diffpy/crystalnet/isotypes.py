@@ -30,7 +30,10 @@ sorted): ``SrTiO3`` (1, 1, 3) fits cubic perovskite (``AB3C``), ``Ce4O8``
 fits fluorite.  The decorations are all maps of elements onto slots with
 equal counts, less those related by a symmetry of the prototype that
 permutes its slots (computed when the library is built): the half-Heusler
-``ABC`` has six maps but only three distinct structures.
+``ABC`` has six maps but only three distinct structures.  With ``merge``
+(default) one element may also take several slots when the counts then fit:
+binary Mn2O3 on both cation slots of bixbyite ``AB3C6``, Fe3Al on the
+Heusler type.
 
 Search
 ------
@@ -38,24 +41,27 @@ For every compatible prototype (same crystal family as the lattice, a
 sensible volume of 5-60 angstrom^3 per atom) and decoration, the
 prototype's cell takes the measured lattice parameters (cubic: a;
 tetragonal and hexagonal axes: a, c; orthorhombic: a, b, c in each order)
-and keeps its own atomic coordinates.  A quick screen ranks them: sticks
-(:func:`~diffpy.crystalnet.simulator.stick_table`, B = 0.5 angstrom^2)
-broadened with the Caglioti widths fitted to the peaks that
-:func:`~diffpy.crystalnet.peak_search.find_peaks` measures (and its
-K-alpha2 ratio), against the SNIP-background-subtracted profile, scored by
-the weighted profile R factor at the best scale.  Candidates that give the
-same computed profile are merged (``also``).  The best screened ones
-(``n_fit``, and only those within ``screen_margin`` of the best screen)
-are fitted with :func:`~diffpy.crystalnet.fit.fit_candidate` (the default
-parameters plus an isotropic strain, at most :data:`FIT_MAX_NFEV`
-evaluations) and ranked by Rwp.  A given cell may be a little off: its
-fit starts from the isotropic strain (within 0.6 %) that screens best.
-
-Without a lattice the pattern is indexed
-(:func:`~diffpy.crystalnet.indexing.index_pattern`, cubic and trigonal /
-hexagonal cells as the matching prototypes need) and the first
+and keeps its own atomic coordinates.  Without ``lattices`` the pattern is
+indexed (:func:`~diffpy.crystalnet.indexing.index_pattern`) and the first
 ``lattice_solutions`` cells are tried, each with its refined zero shift;
-when indexing fails the search returns nothing (logged).
+cubic prototypes are also put on the cell that lines their strongest
+reflections up with the strongest observed peaks (``cubic_scan``), so a
+cubic type is found when indexing fails or prefers another cell.
+
+A quick screen ranks the candidates: sticks
+(:func:`~diffpy.crystalnet.simulator.stick_table`, B = 0.5 angstrom^2)
+broadened with Caglioti widths fitted to the peaks that
+:func:`~diffpy.crystalnet.peak_search.find_peaks` measures (with its
+K-alpha2 ratio), against the SNIP-background-subtracted profile, scored by
+the weighted profile R factor at the best scale.  The best screened ones
+are fitted with :func:`~diffpy.crystalnet.fit.fit_candidate` (its default
+parameters plus an isotropic strain, at most :data:`FIT_MAX_NFEV`
+evaluations) and ranked by Rwp: at most ``n_fit``, only those within
+``screen_margin`` of the best screen, and one per structure (pymatgen
+``StructureMatcher``; a prototype with one element per slot is preferred to
+a merged decoration giving the same structure).  A given cell may be a
+little off: its fit starts from the isotropic strain (within 0.6 %) that
+screens best.
 """
 
 import gzip
@@ -527,32 +533,12 @@ def _as_composition(composition):
     return parse_formula(composition)
 
 
-def decoration_maps(prototype, composition):
-    """Distinct slot -> element maps of a composition onto a prototype.
+#: most slot -> element assignments tried per prototype when merging slots
+MAX_ASSIGNMENTS = 100_000
 
-    Parameters
-    ----------
-    prototype : Prototype
-    composition : str or pymatgen.core.Composition or dict
-        The formula; any multiple of the prototype's stoichiometry.
 
-    Returns
-    -------
-    list of dict
-        Slot -> element maps, one per distinct structure (maps related by
-        :attr:`Prototype.slot_symmetries` give one); empty when the
-        stoichiometry does not fit.
-    """
-    comp = _as_composition(composition)
-    counts = _integer_counts(comp)
-    if counts is None:
-        return []
-    slot_counts = prototype.slot_counts
-    slots = prototype.slots
-    g = 0
-    for c in slot_counts.values():
-        g = math.gcd(g, c)
-    per_unit = {s: c // g for s, c in slot_counts.items()}
+def _injective_maps(slots, per_unit, counts):
+    """Maps of elements onto slots with equal counts (one element each)."""
     if sorted(per_unit.values()) != sorted(counts.values()):
         return []
     groups = {}
@@ -561,22 +547,80 @@ def decoration_maps(prototype, composition):
     by_count = {}
     for el in sorted(counts):
         by_count.setdefault(counts[el], []).append(el)
-    choices = []
-    for c, group in sorted(groups.items()):
-        choices.append(
-            [
-                dict(zip(group, perm))
-                for perm in itertools.permutations(by_count[c])
-            ]
-        )
-    perms = [dict(zip(slots, p)) for p in prototype.slot_symmetries] or [
-        {s: s for s in slots}
+    choices = [
+        [
+            dict(zip(group, perm))
+            for perm in itertools.permutations(by_count[c])
+        ]
+        for c, group in sorted(groups.items())
     ]
-    seen, maps = set(), []
+    maps = []
     for parts in itertools.product(*choices):
         mapping = {}
         for part in parts:
             mapping.update(part)
+        maps.append(mapping)
+    return maps
+
+
+def _merged_maps(slots, per_unit, counts):
+    """Maps that put one element on several slots, counts proportional."""
+    elements = sorted(counts)
+    if len(elements) ** len(slots) > MAX_ASSIGNMENTS:
+        return []
+    maps = []
+    for choice in itertools.product(range(len(elements)), repeat=len(slots)):
+        if len(set(choice)) != len(elements) or len(set(choice)) == len(slots):
+            continue
+        total = [0] * len(elements)
+        for s, e in zip(slots, choice):
+            total[e] += per_unit[s]
+        z = Fraction(total[0], counts[elements[0]])
+        if all(Fraction(t, counts[el]) == z for t, el in zip(total, elements)):
+            maps.append({s: elements[e] for s, e in zip(slots, choice)})
+    return maps
+
+
+def decoration_maps(prototype, composition, merge=True):
+    """Distinct slot -> element maps of a composition onto a prototype.
+
+    Parameters
+    ----------
+    prototype : Prototype
+    composition : str or pymatgen.core.Composition or dict
+        The formula; any multiple of the prototype's stoichiometry.
+    merge : bool, optional
+        Also put one element on several slots when the counts then fit
+        (binary Mn2O3 on the two cation slots of bixbyite, Fe3Al on the
+        Heusler type, Y3Al5O12 on the grossular garnet).  Default True;
+        never for one element (the library's element prototypes cover
+        those structures).
+
+    Returns
+    -------
+    list of dict
+        Slot -> element maps, one per distinct structure (maps related by
+        :attr:`Prototype.slot_symmetries` give one), those with one element
+        per slot first; empty when the stoichiometry does not fit.
+    """
+    comp = _as_composition(composition)
+    counts = _integer_counts(comp)
+    if counts is None or len(counts) > len(prototype.slots):
+        return []
+    slot_counts = prototype.slot_counts
+    slots = prototype.slots
+    g = 0
+    for c in slot_counts.values():
+        g = math.gcd(g, c)
+    per_unit = {s: c // g for s, c in slot_counts.items()}
+    candidates = _injective_maps(slots, per_unit, counts)
+    if merge and len(counts) > 1 and len(slots) > len(counts):
+        candidates += _merged_maps(slots, per_unit, counts)
+    perms = [dict(zip(slots, p)) for p in prototype.slot_symmetries] or [
+        {s: s for s in slots}
+    ]
+    seen, maps = set(), []
+    for mapping in candidates:
         # the images of this map under the prototype's slot symmetries
         key = min(tuple(mapping[p[s]] for s in slots) for p in perms)
         if key in seen:
@@ -586,7 +630,7 @@ def decoration_maps(prototype, composition):
     return maps
 
 
-def decorations(prototype, composition, lattice=None):
+def decorations(prototype, composition, lattice=None, merge=True):
     """All distinct decorations of a prototype with a composition.
 
     Parameters
@@ -595,10 +639,14 @@ def decorations(prototype, composition, lattice=None):
         A prototype or the label of one in the shipped library.
     composition : str or pymatgen.core.Composition or dict
         The formula (``"SrTiO3"``, ``"Sr2Ti2O6"``): its reduced element
-        counts, sorted, must be the prototype's stoichiometry.
+        counts, sorted, must be the prototype's stoichiometry, or, with
+        ``merge``, that of the prototype with some slots merged.
     lattice : pymatgen.core.Lattice, optional
         Cell of the structures; default the prototype's own (the example
         compound's) lattice.
+    merge : bool, optional
+        Also put one element on several slots when the counts then fit
+        (see :func:`decoration_maps`; default True).
 
     Returns
     -------
@@ -622,7 +670,7 @@ def decorations(prototype, composition, lattice=None):
     """
     prototype = _prototype(prototype)
     out = []
-    for mapping in decoration_maps(prototype, composition):
+    for mapping in decoration_maps(prototype, composition, merge):
         s = prototype.structure(mapping, lattice)
         s.properties = dict(decoration=mapping, prototype=prototype.label)
         out.append(s)
@@ -678,6 +726,10 @@ class IsotypeCandidate:
         rank and M20) and its parameters.
     also : list of str
         Other prototypes (labels) that gave the same computed pattern.
+    merged : bool
+        Whether the decoration puts one element on several slots of the
+        prototype (the space group is then that of the decorated
+        structure, which may be higher than the prototype's).
     """
 
     structure: object
@@ -691,6 +743,7 @@ class IsotypeCandidate:
     screen: float
     lattice_info: dict = field(default_factory=dict)
     also: list = field(default_factory=list)
+    merged: bool = False
 
     @property
     def formula(self):
@@ -898,20 +951,91 @@ class _Screen:
             two_theta, intensity, self.x, profile, self.wavelength
         )
 
-    def best_strain(self, table, zero_shift, limit=0.006, step=0.001):
+    def best_strain(
+        self, table, zero_shift, centre=0.0, limit=0.006, step=0.001
+    ):
         """Isotropic strain (coarse then fine grid) that screens best."""
-        best = (self.score(self.profile_of(table, zero_shift)), 0.0)
-        for grid_step in (step, step / 4.0):
-            centre = best[1]
-            span = limit if grid_step == step else step
+        best = (self.score(self.profile_of(table, zero_shift, centre)), centre)
+        for grid_step, span in ((step, limit), (step / 4.0, step)):
+            middle = best[1]
             n = int(round(span / grid_step))
             for k in range(-n, n + 1):
-                strain = centre + k * grid_step
-                if k == 0 or abs(strain) > 0.02:
+                if k == 0:
                     continue
+                strain = middle + k * grid_step
                 calc = self.profile_of(table, zero_shift, strain)
                 best = min(best, (self.score(calc), strain))
         return best[1], best[0]
+
+    def scale_trials(self, table, peaks, a_range, n_obs=3, n_calc=6):
+        """Cell scale factors that put strong reflections on strong peaks.
+
+        Each of the ``n_obs`` strongest observed peaks is taken as each of
+        the ``n_calc`` strongest computed reflections; the scales are
+        ranked by the product of the fractions of observed peak height and
+        of computed intensity that match within the peak width.
+        """
+        q_obs = np.asarray(peaks.q, dtype=float)
+        height = np.asarray(peaks.height, dtype=float)
+        d = np.asarray(table["d"], dtype=float)
+        q_calc = 2.0 * np.pi / d
+        inten = np.asarray(table["intensity"], dtype=float)
+        q_max = float(np.max(q_obs)) * 1.02
+        if q_obs.size == 0 or inten.size == 0:
+            return []
+        strong_obs = q_obs[np.argsort(height)[::-1][:n_obs]]
+        order = np.argsort(inten)[::-1]
+        scales = set()
+        lo, hi = a_range
+        for q0 in q_calc[order[:n_calc]]:
+            for q in strong_obs:
+                scale = float(q0 / q)  # a / a_reference
+                if lo <= scale <= hi:
+                    scales.add(round(scale, 5))
+        if not scales:
+            return []
+        fwhm = np.asarray(getattr(peaks, "fwhm", []), dtype=float)
+        tol = 0.004
+        if getattr(peaks, "xtype", "tth") == "q" and fwhm.size:
+            tol = max(tol, 0.6 * float(np.median(fwhm)))
+        elif fwhm.size and peaks.two_theta is not None:
+            theta = np.radians(np.asarray(peaks.two_theta) / 2.0)
+            dq = (
+                np.radians(fwhm)
+                * 2.0
+                * np.pi
+                * np.cos(theta)
+                / peaks.wavelength
+            )
+            tol = max(tol, 0.6 * float(np.median(dq)))
+        ranked = []
+        for scale in sorted(scales):
+            q = q_calc / scale
+            keep = (q <= q_max) & (inten > 0.01 * inten.max())
+            if not keep.any():
+                continue
+            qk, ik = q[keep], inten[keep]
+            near_obs = np.min(np.abs(q_obs[:, None] - qk[None, :]), axis=1)
+            near_calc = np.min(np.abs(qk[:, None] - q_obs[None, :]), axis=1)
+            f_obs = height[near_obs < tol].sum() / height.sum()
+            f_calc = ik[near_calc < tol].sum() / ik.sum()
+            ranked.append((f_obs * f_calc, scale))
+        ranked.sort(reverse=True)
+        out = []
+        for _, scale in ranked:
+            # least squares on the matched lines: mean of q_calc / q_obs
+            q = q_calc / scale
+            keep = (q <= q_max) & (inten > 0.01 * inten.max())
+            qk, ik = q_calc[keep], inten[keep]
+            nearest = np.argmin(
+                np.abs(q_obs[None, :] - qk[:, None] / scale), axis=1
+            )
+            ok = np.abs(q_obs[nearest] - qk / scale) < tol
+            if ok.any():
+                ratios = qk[ok] / q_obs[nearest[ok]]
+                scale = float(np.average(ratios, weights=ik[ok]))
+            out.append(scale)
+        return out
 
     def score(self, calc):
         """R factor at the best non-negative scale."""
@@ -987,6 +1111,8 @@ def search_isotypes(
     n_fit=None,
     lattice_solutions=3,
     screen_margin=0.5,
+    merge=True,
+    cubic_scan=True,
     library=None,
     timings=None,
 ):
@@ -1023,9 +1149,18 @@ def search_isotypes(
     lattice_solutions : int, optional
         Indexing solutions tried when no lattice is given (default 3).
     screen_margin : float, optional
-        Only candidates whose screening R factor is within this of the
-        best one's are fitted (default 0.5): a candidate that explains
-        none of the pattern is not worth a fit.
+        Only candidates whose screening R factor ``r`` is within
+        ``screen_margin * (1 - best)`` of the best one's are fitted
+        (default 0.5): a candidate that explains much less of the pattern
+        is not worth a fit.
+    merge : bool, optional
+        Also decorate prototypes with one element on several slots
+        (:func:`decoration_maps`; default True).
+    cubic_scan : bool, optional
+        Without ``lattices``: also put every cubic prototype on the cell
+        that lines its strongest reflections up with the strongest
+        observed peaks (default True), so that a cubic structure type is
+        found when indexing fails or prefers another cell.
     library : list of Prototype, optional
         Prototypes to search (default :func:`load_isotype_library`).
     timings : dict, optional
@@ -1078,14 +1213,15 @@ def search_isotypes(
         given = [_as_lattice(v, i) for i, v in enumerate(lattices)]
     prototypes = library if library is not None else _shipped_library()
     wanted = None if counts is None else stoichiometry_of(counts.values())
-    matching = [
-        p
-        for p in prototypes
-        if p.system in systems
-        and p.system in SEARCHABLE
-        and len(p.slots) == n_elements
-        and p.stoichiometry == wanted
-    ]
+    maps = {}
+    for p in prototypes:
+        if p.system not in systems or p.system not in SEARCHABLE:
+            continue
+        if p.stoichiometry == wanted or (merge and len(p.slots) > n_elements):
+            found = decoration_maps(p, comp, merge)
+            if found:
+                maps[p.label] = found
+    matching = [p for p in prototypes if p.label in maps]
     if not matching:
         log.info("no prototype has the stoichiometry of %s", comp.formula)
         return _finish([], timings, clock, 0, 0)
@@ -1103,6 +1239,7 @@ def search_isotypes(
                 sorted(families),
             )
             return _finish([], timings, clock, 0, 0)
+        solutions = []
         try:
             solutions = index_pattern(
                 peaks,
@@ -1111,7 +1248,7 @@ def search_isotypes(
             )
         except IndexingError as exc:
             log.warning("isotype search: indexing failed: %s", exc)
-            return _finish([], timings, clock, 0, 0)
+            solutions = []
         given = []
         for rank, sol in enumerate(solutions[:lattice_solutions], 1):
             lat, info, zero = _as_lattice(sol, rank - 1)
@@ -1122,8 +1259,6 @@ def search_isotypes(
     t0 = time.perf_counter()
     screen = _Screen(pattern, peaks)
     trials = []  # (prototype, cell, mapping, info, zero)
-    maps = {p.label: decoration_maps(p, comp) for p in matching}
-    n_atoms_formula = sum(counts.values())
     for lattice, info, zero in given:
         family, conventional = _lattice_family(lattice)
         if family is None:
@@ -1133,10 +1268,10 @@ def search_isotypes(
                 per_atom = cell.volume / p.n_atoms
                 if not VOLUME_PER_ATOM[0] <= per_atom <= VOLUME_PER_ATOM[1]:
                     continue
-                if p.n_atoms % n_atoms_formula:
-                    continue
                 for mapping in maps[p.label]:
                     trials.append((p, cell, mapping, info, zero))
+    if lattices is None and cubic_scan:
+        trials += _cubic_scan_trials(screen, peaks, matching, maps)
     if len(trials) > max_candidates:
         log.info(
             "isotype search: screening %d of %d candidates",
@@ -1157,7 +1292,10 @@ def search_isotypes(
         screened.append(
             [r, p, structure, mapping, info, zero, calc, [], table]
         )
-    screened.sort(key=lambda item: item[0])
+    # equal profiles: the prototype with one element per slot first
+    screened.sort(
+        key=lambda item: (round(item[0], 9), _merged(item[1], item[3]))
+    )
     # one candidate per computed pattern (symmetry-equivalent or repeated
     # prototypes on the same cell give the same one)
     unique = []
@@ -1183,11 +1321,34 @@ def search_isotypes(
 
     t0 = time.perf_counter()
     results = []
-    if fit:
-        limit = unique[0][0] + screen_margin if unique else 0.0
-        chosen = [item for item in unique[:n_fit] if item[0] <= limit]
-    else:
-        chosen = unique[:top]
+    chosen = []
+    if unique:
+        best = unique[0][0]
+        limit = best + screen_margin * (1.0 - best) if fit else np.inf
+        wanted = n_fit if fit else top
+        used = set()
+        for index, item in enumerate(unique):
+            if index in used:
+                continue
+            if len(chosen) >= wanted or item[0] > limit:
+                break
+            if _merged(item[1], item[3]):
+                # the same structure from a prototype with one element per
+                # slot (corundum rather than ilmenite with Al on both)
+                plain = _plain_twin(unique, index, used)
+                if plain is not None:
+                    used.add(plain)
+                    twin = unique[plain]
+                    twin[7][:0] = [item[1].label] + item[7]
+                    item = twin
+            same = _same_structure(item[2], [c[2] for c in chosen])
+            if same is None:
+                chosen.append(item)
+            else:
+                also = chosen[same][7]
+                for label in [item[1].label] + item[7]:
+                    if label != chosen[same][1].label and label not in also:
+                        also.append(label)
     for r, p, structure, mapping, info, zero, _, also, table in chosen:
         lattice_info = dict(
             info,
@@ -1201,6 +1362,7 @@ def search_isotypes(
             # a given cell may be a little off: start the fit from the
             # isotropic strain that screens best
             strain, r = screen.best_strain(table, zero)
+            strain = float(np.clip(strain, -0.02, 0.02))
         if fit:
             from diffpy.crystalnet.fit import DEFAULT_REFINE, fit_candidate
 
@@ -1219,25 +1381,103 @@ def search_isotypes(
             if strain:
                 structure = structure.copy()
                 structure.scale_lattice(structure.volume * (1.0 + strain) ** 3)
+        merged = _merged(p, mapping)
+        symbol, number = p.spacegroup_symbol, p.spacegroup_number
+        if merged:
+            symbol, number = _spacegroup(structure, symbol, number)
         results.append(
             IsotypeCandidate(
                 structure=structure,
                 prototype=p.label,
                 name=p.name,
-                spacegroup_symbol=p.spacegroup_symbol,
-                spacegroup_number=p.spacegroup_number,
+                spacegroup_symbol=symbol,
+                spacegroup_number=number,
                 rwp=None if result is None else float(result.rwp),
                 fit=result,
                 decoration=dict(mapping),
                 screen=float(r),
                 lattice_info=lattice_info,
                 also=list(also),
+                merged=merged,
             )
         )
     if fit:
         results.sort(key=lambda c: c.rwp)
     clock["fit"] = time.perf_counter() - t0
     return _finish(results[:top], timings, clock, len(screened), len(chosen))
+
+
+def _same_structure(structure, others, volume_tol=0.05):
+    """Index of the first of ``others`` that is the same structure."""
+    if not others:
+        return None
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+    per_atom = structure.volume / len(structure)
+    for i, other in enumerate(others):
+        ratio = other.volume / len(other) / per_atom
+        if abs(ratio - 1.0) > volume_tol:
+            continue
+        if matcher.fit(structure, other):
+            return i
+    return None
+
+
+def _cubic_scan_trials(screen, peaks, matching, maps):
+    """Trials of cubic prototypes on the cell their own sticks suggest."""
+    from pymatgen.core import Lattice
+
+    trials = []
+    for p in matching:
+        if p.family != "cubic":
+            continue
+        a0 = p.lattice[0]
+        # cell edges with 5-60 angstrom^3 per atom
+        lo, hi = ((v * p.n_atoms) ** (1.0 / 3.0) / a0 for v in VOLUME_PER_ATOM)
+        for mapping in maps[p.label]:
+            structure = p.structure(mapping, Lattice.cubic(a0))
+            try:
+                table = screen.sticks(structure)
+            except CrystalNetInputError:
+                continue
+            scales = screen.scale_trials(table, peaks, (lo, hi))
+            if not scales:
+                continue
+            a = a0 * scales[0]
+            info = dict(origin="prototype scan", a=round(a, 5))
+            trials.append((p, Lattice.cubic(a), mapping, info, 0.0))
+    return trials
+
+
+def _plain_twin(unique, index, used, window=0.05):
+    """Index of an unmerged candidate that is the same structure."""
+    item = unique[index]
+    for other in range(index + 1, len(unique)):
+        candidate = unique[other]
+        if candidate[0] - item[0] > window:
+            break
+        if other in used or _merged(candidate[1], candidate[3]):
+            continue
+        if _same_structure(candidate[2], [item[2]]) is not None:
+            return other
+    return None
+
+
+def _merged(prototype, mapping):
+    """Whether a map puts one element on several slots."""
+    return len(set(mapping.values())) < len(prototype.slots)
+
+
+def _spacegroup(structure, symbol, number):
+    """Space group of a decorated structure (spglib, 0.01 angstrom)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        found = SpacegroupAnalyzer(structure, symprec=0.01)
+        return found.get_space_group_symbol(), found.get_space_group_number()
+    except Exception:  # noqa: BLE001 - keep the prototype's group
+        return symbol, number
 
 
 def _finish(results, timings, clock, screened, fitted):
