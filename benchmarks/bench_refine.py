@@ -208,7 +208,7 @@ def site_error(reference, structure):
     return rms[1] * (structure.volume / len(structure)) ** (1.0 / 3.0)
 
 
-def run_one(name, structure, noise):
+def run_one(name, structure, noise, cell=0.005, coarse=True):
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     from diffpy.crystalnet.refine import refine_structure
@@ -219,9 +219,9 @@ def run_one(name, structure, noise):
     pattern = simulate_pattern(
         structure, "CuKa", (10, 110), profile=profile, b_factors=b_iso
     )
-    start, reference = perturb(structure, rng)
+    start, reference = perturb(structure, rng, cell=cell)
     t0 = time.perf_counter()
-    result = refine_structure(start, pattern)
+    result = refine_structure(start, pattern, coarse=coarse)
     seconds = time.perf_counter() - t0
     cell_error = np.max(
         np.abs(
@@ -452,14 +452,17 @@ def main(argv):
     quick = "--quick" in argv
     picked = [a for a in argv if not a.startswith("--")]
     names = [n for n in table if not picked or any(p in n for p in picked)]
-    for noise in (False,) if quick else (False, True):
+    runs = [(False, 0.005, True, "noiseless, cell 0.5 % off, coarse search")]
+    if not quick:
+        runs += [
+            (True, 0.005, True, "Poisson noise, cell 0.5 % off, coarse"),
+            (True, 0.0005, False, "Poisson noise, cell 0.05 % off, no coarse"),
+        ]
+    for noise, cell, coarse, title in runs:
         rows = []
         for name in names:
-            rows.append(run_one(name, table[name], noise))
-        print_table(
-            rows,
-            "Poisson noise" if noise else "noiseless (tolerance test)",
-        )
+            rows.append(run_one(name, table[name], noise, cell, coarse))
+        print_table(rows, title)
     jacobian_comparison(table["CaTiO3 Pnma"])
 
 

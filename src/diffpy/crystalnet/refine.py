@@ -150,7 +150,8 @@ class RefinementResult:
     wavelength : float
         The (K-alpha1) wavelength in angstrom.
     nfev, njev : int
-        Model and Jacobian evaluations.
+        Profile evaluations (all stages, finite differences included) and
+        Jacobians.
     success : bool
         Whether the optimiser reported convergence.
     message : str
@@ -490,6 +491,8 @@ class _Model:
         self.lines = lines
         self.basis = basis
         self.cutoff = 25.0
+        self.n_eval = 0  # profile evaluations, finite differences included
+        self.n_jac = 0
         conv = sym.structure
         cell0 = list(conv.lattice.abc) + list(conv.lattice.angles)
         names = ("a", "b", "c", "alpha", "beta", "gamma")
@@ -769,6 +772,7 @@ class _Model:
 
     def design(self, vector, windows=None, derivatives=False):
         """Columns of the linear model (line profiles, background)."""
+        self.n_eval += 1
         p, cell, shifts, b, lin = self.unpack(vector)
         f2, g2, df2 = self.structure_factors(cell, shifts, b, derivatives)
         lines = self.peaks(p, f2, g2, windows)
@@ -793,6 +797,7 @@ class _Model:
 
     def jacobian(self, vector, free):
         """Jacobian of the weighted residuals over the free parameters."""
+        self.n_jac += 1
         design, extra = self.design(vector, derivatives=True)
         calc = design @ extra["lin"]
         windows = [w for _, _, w in extra["lines"]]
@@ -964,7 +969,7 @@ def _solve_linear(model, vector, cost=False):
     return out
 
 
-def _least_squares(model, vector, free, max_nfev):
+def _least_squares(model, vector, free, max_nfev, tol=1e-9):
     """Run the trust-region least squares over the ``free`` indices."""
     from scipy.optimize import least_squares
 
@@ -1003,9 +1008,9 @@ def _least_squares(model, vector, free, max_nfev):
         max_nfev=max_nfev,
         method="trf",
         tr_solver=TR_SOLVER,
-        xtol=1e-10,
-        ftol=1e-10,
-        gtol=1e-10,
+        xtol=tol,
+        ftol=tol,
+        gtol=tol,
     )
     return full(result.x), result, state["njev"]
 
@@ -1202,9 +1207,11 @@ def refine_structure(
         Compute the K-alpha2 line with its own scale (``"auto"``: for
         K-alpha wavelengths).
     coarse : bool, optional
-        Search the cell scale and zero shift with broadened peaks before the
-        refinement (default True; needed when the start cell is more than
-        about 0.1 % off).
+        Search the cell with broadened peaks before the refinement (default
+        True; needed when the start cell is more than about 0.1 % off,
+        about 1-3 s).  A reduced chi-square does not tell a wrong basin
+        from the right one (a cell 0.2 % off can fit noiseless data to
+        chi2 < 1), so it is not chosen automatically.
 
     Returns
     -------
@@ -1284,30 +1291,18 @@ def refine_structure(
     if model.restraints is not None:
         # restraints weigh as much whatever the scale of the weights
         model.restraints.weight = math.sqrt(max(1.0, before["chi2"]))
-    nfev = 1
+    free = np.flatnonzero(model.free)
     if coarse:
         vector = _coarse_cell(model, vector, refine)
-    free = np.flatnonzero(model.free)
-    message, success, njev = "nothing refined", True, 0
-    if len(free):
-        # profile first (atoms fixed), then everything
-        stage1 = [i for i in free if not _is_atomic(model.kinds[i][0])]
-        if len(stage1) < len(free) and len(stage1):
-            vector, res, nj = _least_squares(model, vector, stage1, 40)
-            nfev += res.nfev
-            njev += nj
-        vector, res, nj = _least_squares(model, vector, free, max_nfev)
-        nfev += res.nfev
-        njev += nj
-        message, success = str(res.message), bool(res.success)
+    vector, message, success = _refine_all(model, vector, free, max_nfev)
     return _result(
         model,
         vector,
         free,
         before,
         dict(
-            nfev=nfev,
-            njev=njev,
+            nfev=model.n_eval,
+            njev=model.n_jac,
             message=message,
             success=success,
             weights=weight_origin,
@@ -1315,6 +1310,17 @@ def refine_structure(
         ),
         FitResult,
     )
+
+
+def _refine_all(model, vector, free, max_nfev):
+    """Profile first (atoms fixed), then everything."""
+    if not len(free):
+        return vector, "nothing refined", True
+    stage1 = [i for i in free if not _is_atomic(model.kinds[i][0])]
+    if len(stage1) < len(free) and len(stage1):
+        vector, _, _ = _least_squares(model, vector, stage1, 40)
+    vector, res, _ = _least_squares(model, vector, free, max_nfev)
+    return vector, str(res.message), bool(res.success)
 
 
 def _is_atomic(kind):
