@@ -258,6 +258,16 @@ def test_search_hexagonal_lattice_text():
     assert found[0].prototype == "AB_hP4_194_c_a"
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
     assert matcher.fit(found[0].structure, nias)
+    # peaks found once can be passed in
+    from diffpy.crystalnet.peak_search import find_peaks
+
+    again = search_isotypes(
+        pattern,
+        "NiAs",
+        lattices=["a=3.619,c=5.034"],
+        peaks=find_peaks(pattern),
+    )
+    assert again[0].rwp == pytest.approx(found[0].rwp)
     # the screen alone ranks it first too
     quick = search_isotypes(
         pattern, "NiAs", lattices=["a=3.619,c=5.034"], fit=False, top=2

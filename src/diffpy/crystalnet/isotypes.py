@@ -1113,6 +1113,7 @@ def search_isotypes(
     screen_margin=0.5,
     merge=True,
     cubic_scan=True,
+    peaks=None,
     library=None,
     timings=None,
 ):
@@ -1161,6 +1162,10 @@ def search_isotypes(
         that lines its strongest reflections up with the strongest
         observed peaks (default True), so that a cubic structure type is
         found when indexing fails or prefers another cell.
+    peaks : diffpy.crystalnet.peak_search.PeakList, optional
+        The pattern's peaks when already found
+        (:func:`~diffpy.crystalnet.peak_search.find_peaks` with its
+        defaults); found here otherwise.
     library : list of Prototype, optional
         Prototypes to search (default :func:`load_isotype_library`).
     timings : dict, optional
@@ -1226,7 +1231,8 @@ def search_isotypes(
         log.info("no prototype has the stoichiometry of %s", comp.formula)
         return _finish([], timings, clock, 0, 0)
     t0 = time.perf_counter()
-    peaks = find_peaks(pattern)
+    if peaks is None:
+        peaks = find_peaks(pattern)
     if lattices is None:
         families = {p.family for p in matching}
         index_systems = [s for s in ("cubic",) if s in families]
