@@ -1106,7 +1106,7 @@ def search_isotypes(
     lattices=None,
     top=5,
     systems=None,
-    max_candidates=300,
+    max_candidates=1000,
     fit=True,
     n_fit=None,
     lattice_solutions=3,
@@ -1139,7 +1139,7 @@ def search_isotypes(
         hexagonal, trigonal, tetragonal and orthorhombic: those whose cell
         follows from measured lattice parameters).
     max_candidates : int, optional
-        Most decorated prototypes screened (default 300; the first ones
+        Most decorated prototypes screened (default 1000; the first ones
         in library order are kept).
     fit : bool, optional
         Fit the best screened candidates with
