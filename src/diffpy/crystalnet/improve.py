@@ -28,6 +28,7 @@ numpy's forward FFT having the same (negative) sign as the structure
 factor, so :math:`F(000)` is the number of electrons in the cell.
 """
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -300,14 +301,20 @@ def _group_reflections(two_theta, fwhm, overlap):
 
 
 class _Pawley:
-    """Profile of groups of reflections with free (non-negative) areas."""
+    """Profile of groups of reflections with free (non-negative) areas.
 
-    def __init__(self, x, y, sigma, d0, lines, basis, cutoff):
+    Works on the distinct peak positions (reflections with the same d have
+    the same peak), each weighted by its number of reflections.
+    """
+
+    def __init__(self, x, y, sigma, d0, count, lines, basis, cutoff):
         self.x = x
         self.y = y
         self.inv_sigma = 1.0 / sigma
         self.ys = y * self.inv_sigma
+        # distinct d-spacings (peak positions) and reflections at each
         self.d0 = d0
+        self.count = count
         self.lines = lines
         self.basis = basis
         self.bs = basis * self.inv_sigma[:, None]
@@ -331,7 +338,7 @@ class _Pawley:
         return min(h2) >= 1e-5
 
     def positions(self, p, lam):
-        """Bragg 2-theta (degrees, no zero shift) and theta of reflections."""
+        """Bragg 2-theta (degrees, no zero shift) and theta of positions."""
         sin_t = lam / (2.0 * self.d0 * (1.0 + p["strain"]))
         ok = sin_t < 1.0
         theta = np.full(sin_t.shape, np.nan)
@@ -355,7 +362,9 @@ class _Pawley:
     def set_groups(self, group):
         self.group = group
         self.n_groups = int(group.max()) + 1 if group.size else 0
-        self.size = np.bincount(group, minlength=self.n_groups)
+        self.size = np.bincount(
+            group, weights=self.count, minlength=self.n_groups
+        )
 
     def design(self, p):
         """Sparse weighted design matrix (points x groups)."""
@@ -383,6 +392,7 @@ class _Pawley:
                 weight
                 * 2.0
                 * lorentz_polarization(theta[idx])
+                * self.count[idx]
                 / self.size[self.group[idx]]
             )
             vals.append(
@@ -438,6 +448,7 @@ class _Pawley:
 
 def _nnls_quadratic(s, r):
     """argmin_{x >= 0} x.S.x / 2 - r.x for a positive semi-definite S."""
+    from scipy.linalg import solve_triangular
     from scipy.optimize import nnls
 
     dg = np.sqrt(np.diag(s))
@@ -452,7 +463,7 @@ def _nnls_quadratic(s, r):
         sn = (v * w) @ v.T
         chol = np.linalg.cholesky(sn)
     # ||L^T x - L^{-1} r||^2 = x S x - 2 r x + const
-    rhs = np.linalg.solve(chol, rn)
+    rhs = solve_triangular(chol, rn, lower=True, check_finite=False)
     x, _ = nnls(chol.T, rhs, maxiter=50 * len(rn))
     return x / dg
 
@@ -470,6 +481,7 @@ def extract_intensities(
     kalpha2="auto",
     overlap=0.4,
     cutoff=20.0,
+    fit_overlap=0.1,
 ):
     """Decompose an observed profile into reflection-group intensities.
 
@@ -522,9 +534,16 @@ def extract_intensities(
         refine the ratio to about 0).
     overlap : float, optional
         Reflections whose Bragg angles differ by less than this fraction
-        of the FWHM share a group (default 0.4).
+        of the FWHM share a group (default 0.4): the data cannot split
+        their intensity reliably.
     cutoff : float, optional
         Peaks are evaluated within this many FWHM of their centre.
+    fit_overlap : float, optional
+        The finer grouping used in the fit itself (default 0.1, at most
+        ``overlap``); the reported groups sum its intensities (and
+        covariances).  Fitting with the coarse groups would give each a
+        fixed equal-intensity shape and misfit partly split peaks (reduced
+        chi2 3.6 instead of 1.0 on a 36-atom hexagonal cell).
 
     Returns
     -------
@@ -551,6 +570,52 @@ def extract_intensities(
     >>> ex.rwp < 0.05
     True
     """
+    with _blas_threads(1):
+        return _extract(
+            pattern,
+            lattice,
+            centring,
+            profile,
+            d_min,
+            max_nfev,
+            cycles,
+            refine,
+            background_terms,
+            kalpha2,
+            overlap,
+            cutoff,
+            fit_overlap,
+        )
+
+
+def _blas_threads(n):
+    """Limit BLAS threads (small dense problems; contention otherwise).
+
+    Uses ``threadpoolctl`` when installed; a no-op without it.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(n, user_api="blas")
+
+
+def _extract(
+    pattern,
+    lattice,
+    centring,
+    profile,
+    d_min,
+    max_nfev,
+    cycles,
+    refine,
+    background_terms,
+    kalpha2,
+    overlap,
+    cutoff,
+    fit_overlap,
+):
+    """The body of :func:`extract_intensities`."""
     from scipy.optimize import least_squares
 
     from diffpy.crystalnet.fit import _lines, _weights, chebyshev_basis
@@ -584,6 +649,10 @@ def extract_intensities(
         )
     if not 0 <= float(overlap) < 5:
         raise CrystalNetInputError("overlap must be within 0-5", "overlap")
+    if not 0 <= float(fit_overlap) <= float(overlap):
+        raise CrystalNetInputError(
+            "fit_overlap must be within 0 and overlap", "fit_overlap"
+        )
     values = _start_values(profile)
 
     x = np.asarray(pattern.two_theta, dtype=float)
@@ -625,8 +694,13 @@ def extract_intensities(
             "the lattice has no reflection in the measured range", where
         )
     d0 = 1.0 / g
+    d_unique, position, count = np.unique(
+        np.round(d0, 9), return_inverse=True, return_counts=True
+    )
     basis = chebyshev_basis(x, int(background_terms))
-    model = _Pawley(x, y, sigma, d0, lines, basis, float(cutoff))
+    model = _Pawley(
+        x, y, sigma, d_unique, count.astype(float), lines, basis, float(cutoff)
+    )
     names = [
         k
         for k in _NONLINEAR
@@ -642,18 +716,19 @@ def extract_intensities(
         p.update(zip(names, vector))
         return p
 
-    def regroup(p):
+    def regroup(p, frac):
+        """Groups of the distinct positions (numbered by 2-theta)."""
         tt, _, ok = model.positions(p, lam1)
         tt = np.where(ok, tt, 180.0)
         order = np.argsort(tt, kind="stable")
         fwhm, _ = model.fwhm(p, np.minimum(tt[order], 179.0))
         group = np.empty(len(tt), dtype=int)
-        group[order] = _group_reflections(tt[order], fwhm, float(overlap))
-        model.set_groups(group)
+        group[order] = _group_reflections(tt[order], fwhm, float(frac))
+        return group
 
     vector = np.clip([values[k] for k in names], lower, upper)
     for cycle in range(int(cycles)):
-        regroup(params(vector))
+        model.set_groups(regroup(params(vector), fit_overlap))
         state = {}
 
         def residual(v):
@@ -681,7 +756,7 @@ def extract_intensities(
             if not result.success:
                 notes.append(f"cycle {cycle + 1}: {result.message}")
     p = params(vector)
-    regroup(p)
+    model.set_groups(regroup(p, fit_overlap))
     out = model.solve(p)
     if out is None:
         raise CrystalNetInputError(
@@ -699,26 +774,31 @@ def extract_intensities(
     rwp = math.sqrt(wss / float(np.sum(w * y * y)))
     rp = float(np.sum(np.abs(y - calc)) / np.sum(np.abs(y)))
     chi2 = wss / dof
-    # uncertainties of the free (positive) intensities
-    group_sigma = np.full(model.n_groups, np.nan)
+    # covariance of the fine-group intensities: free (positive) ones from
+    # the normal matrix, those at the bound from its diagonal
+    cov = np.zeros((model.n_groups, model.n_groups))
     free = active & (inten > 0)
     if np.any(free):
         sub = s[np.ix_(free, free)]
-        try:
-            cov = np.linalg.pinv(sub, hermitian=True)
-            group_sigma[free] = np.sqrt(np.clip(np.diag(cov), 0, None) * chi2)
-        except np.linalg.LinAlgError:  # pragma: no cover
-            pass
+        cov[np.ix_(free, free)] = np.linalg.pinv(sub, hermitian=True) * chi2
     zero = active & ~(inten > 0)
-    if np.any(zero):
-        dg = np.diag(s)[zero]
-        group_sigma[zero] = np.sqrt(chi2 / dg)
+    cov[zero, zero] = chi2 / np.diag(s)[zero]
+    cov[~active, ~active] = np.nan
+    # the reported (coarser) groups sum the fine ones
+    coarse = regroup(p, overlap)
+    coarse_of_fine = np.zeros(model.n_groups, dtype=int)
+    coarse_of_fine[model.group] = coarse
+    n_coarse = int(coarse.max()) + 1
+    member = np.zeros((n_coarse, model.n_groups))
+    member[coarse_of_fine, np.arange(model.n_groups)] = 1.0
+    inten = member @ inten
+    group_sigma = np.sqrt(np.clip(np.sum((member @ cov) * member, 1), 0, None))
 
     # final reflection table, sorted by 2-theta
     tt, _, ok = model.positions(p, lam1)
-    tt = np.where(ok, tt, 180.0)
+    tt = np.where(ok, tt, 180.0)[position]
     order = np.lexsort((np.arange(len(tt)), tt))
-    group = model.group[order]
+    group = coarse[position][order]
     # renumber groups in order of appearance
     first = {}
     new_group = np.array([first.setdefault(gv, len(first)) for gv in group])
