@@ -96,7 +96,8 @@ class ExtractedIntensities:
         separate members.  Never negative.
     group_sigma : numpy.ndarray
         ``(G,)`` standard uncertainties of ``group_intensity`` from the
-        linear least squares (scaled by ``sqrt(chi2)``).
+        linear least squares (covariances of the finer fit groups summed,
+        scaled by the reduced chi2; NaN for groups without data points).
     group_two_theta : numpy.ndarray
         ``(G,)`` mean 2-theta of the members.
     f_squared_observed : numpy.ndarray
@@ -1211,7 +1212,7 @@ def fourier_recycle(
         scale=float(rec.k),
         delta_b=float(rec.delta_b),
         n_observed=int(len(rec.hkl)),
-        n_unobserved=int((np.count_nonzero(unobserved) - 0) // 2),
+        n_unobserved=int(np.count_nonzero(unobserved) // 2),
         electrons=electrons,
         warnings=notes,
     )
