@@ -18,6 +18,12 @@ configurations:
   structure) and ``indexed`` (:func:`diffpy.crystalnet.indexing
   .index_pattern`; skipped when that module is missing).
 
+With ``--stages network,+improve,+isotypes,+refine`` every configuration
+also runs the ablation of the pipeline steps of issue #7 on the same
+densities (the network is queried once per crystal): decode and fit only,
+then cumulatively Fourier recycling, isotypic candidates and Rietveld
+refinement.
+
 Reported per configuration: top-1 and top-5 match rates (pymatgen
 StructureMatcher, ltol 0.2, stol 0.3, angle_tol 5, against the true
 structure), median Rwp of the top candidate, median and 90th-percentile
@@ -30,7 +36,8 @@ Usage::
     diffpy.crystalnet dataset build --source prototypes --n 200 \\
         --out /tmp/solve_ds --grid 50 --test 0.5
     python scripts/solve_benchmark.py /tmp/solve_ds --split test \\
-        [--limit 50] [--model RUN/best.pt --samples 5] [--out bench.json]
+        [--limit 50] [--model RUN/best.pt --samples 5] [--out bench.json] \\
+        [--stages network,+improve,+isotypes,+refine]
 """
 
 import argparse
@@ -109,8 +116,39 @@ def conventional(structure):
     return conv.lattice, letter if letter in "PIFR" else "P"
 
 
+#: solve options of each pipeline stage (cumulative, as in the ablation)
+STAGES = {
+    "network": dict(improve=False, isotypes=False, refine=False),
+    "+improve": dict(improve=True, isotypes=False, refine=False),
+    "+isotypes": dict(improve=True, isotypes=True, refine=False),
+    "+refine": dict(improve=True, isotypes=True, refine=True),
+    "default": dict(),
+}
+
+
+def network_grids(net, pattern, formula, samples, seed):
+    """The network's latent samples for one pattern (computed once)."""
+    from diffpy.crystalnet.composition import composition_vector
+
+    mi = pattern.to_model_input()
+    pred = net.predict_grid(
+        mi.intensity,
+        composition_vector(formula),
+        n=50,
+        samples=samples,
+        seed=seed,
+        mask=mi.mask,
+    )
+    return [np.asarray(g, dtype=float) for g in pred]
+
+
 def run_config(args, density, lattice_mode, queue):
-    """Run one configuration over the dataset in this (child) process."""
+    """Run one configuration over the dataset in this (child) process.
+
+    Every stage of ``args.stages`` runs on the same densities (the network
+    is queried once per crystal), so the stages differ only in the
+    pipeline steps.
+    """
     warnings.simplefilter("ignore")
     import torch
 
@@ -127,36 +165,47 @@ def run_config(args, density, lattice_mode, queue):
         from diffpy.crystalnet.checkpoint import load_model
 
         model = load_model(args.model)
-    rows = []
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    rows = {stage: [] for stage in stages}
     for i in range(count):
         truth = ds.structure(i)
         rng = np.random.default_rng([args.seed, i])
-        row = dict(index=i, formula=truth.composition.reduced_formula)
-        try:
-            pattern = lab_pattern(truth, rng)
-            kwargs = dict(composition=truth.composition.reduced_formula)
-            if lattice_mode == "true":
-                lat, centring = conventional(truth)
-                kwargs.update(lattice=lat, centring=centring)
-            if density in ("oracle", "degraded"):
-                grid = ds.entry(i, ("cmed",))["cmed"]
-                if density == "degraded":
-                    grid = degrade(grid, args.noise, args.blur, rng)
-                kwargs["densities"] = [grid]
-            else:
-                kwargs.update(model=model, samples=args.samples, seed=0)
+        formula = truth.composition.reduced_formula
+        pattern = lab_pattern(truth, rng)
+        kwargs = dict(composition=formula)
+        if lattice_mode == "true":
+            lat, centring = conventional(truth)
+            kwargs.update(lattice=lat, centring=centring)
+        t_net = 0.0
+        if density in ("oracle", "degraded"):
+            grid = ds.entry(i, ("cmed",))["cmed"]
+            if density == "degraded":
+                grid = degrade(grid, args.noise, args.blur, rng)
+            kwargs["densities"] = [grid]
+        else:
             t0 = time.perf_counter()
-            result = solve(pattern, **kwargs)
-            row["time"] = time.perf_counter() - t0
-            matches = [structure_match(c.structure, truth)[0] for c in result]
-            row["top1"] = bool(matches[:1] and matches[0])
-            row["top5"] = any(matches[:5])
-            row["rwp"] = result[0].rwp if result else None
-            row["spacegroup"] = result[0].spacegroup if result else None
-            row["candidates"] = len(result)
-        except CrystalNetInputError as err:
-            row.update(top1=False, top5=False, rwp=None, error=str(err))
-        rows.append(row)
+            kwargs["densities"] = network_grids(
+                model, pattern, formula, args.samples, args.seed
+            )
+            t_net = time.perf_counter() - t0
+        for stage in stages:
+            row = dict(index=i, formula=formula)
+            try:
+                t0 = time.perf_counter()
+                result = solve(pattern, **kwargs, **STAGES[stage])
+                row["time"] = time.perf_counter() - t0 + t_net
+                matches = [
+                    structure_match(c.structure, truth)[0] for c in result
+                ]
+                row["top1"] = bool(matches[:1] and matches[0])
+                row["top5"] = any(matches[:5])
+                row["rwp"] = result[0].rwp if result else None
+                row["spacegroup"] = result[0].spacegroup if result else None
+                row["best_from"] = result[0].source if result else None
+                row["candidates"] = len(result)
+            except CrystalNetInputError as err:
+                row.update(top1=False, top5=False, rwp=None, error=str(err))
+            rows[stage].append(row)
     queue.put(dict(rows=rows, vmhwm_mib=_vmhwm_mib()))
 
 
@@ -200,8 +249,23 @@ def main(argv=None):
     parser.add_argument(
         "--blur", type=float, default=0.0, help="Gaussian blur, voxels"
     )
+    parser.add_argument(
+        "--stages",
+        default="default",
+        help="comma-separated pipeline stages run on the same densities: "
+        "network (decode and fit only), +improve, +isotypes, +refine "
+        "(cumulative), default (solve's defaults); e.g. "
+        "network,+improve,+isotypes,+refine for the ablation",
+    )
     parser.add_argument("--out", default=None, help="JSON with every row")
     args = parser.parse_args(argv)
+    unknown = [
+        s.strip()
+        for s in args.stages.split(",")
+        if s.strip() and s.strip() not in STAGES
+    ]
+    if unknown:
+        parser.error(f"unknown stages {unknown}; choose from {list(STAGES)}")
     configs = []
     lattices = [s.strip() for s in args.lattices.split(",") if s.strip()]
     kinds = ["oracle"]
@@ -231,11 +295,13 @@ def main(argv=None):
         proc.start()
         out = queue.get()
         proc.join()
-        summary = summarize(name, out)
-        summary["total_s"] = time.perf_counter() - t0
-        summaries.append(summary)
-        details[name] = out["rows"]
-        print(json.dumps(summary))
+        for stage, rows in out["rows"].items():
+            full = f"{name}, {stage}"
+            summary = summarize(full, dict(rows=rows, **out))
+            summary["total_s"] = time.perf_counter() - t0
+            summaries.append(summary)
+            details[full] = rows
+            print(json.dumps(summary), flush=True)
     print()
     print(
         "| configuration | n | top-1 | top-5 | median Rwp | median time (s)"

@@ -41,9 +41,15 @@ def test_oracle_density_solves_the_example(truth):
             "Zr3Sb4Pt3",
             lattice=Lattice.cubic(9.33),
             densities=grids + [np.zeros((50, 50, 50))],
+            improve=False,
+            isotypes=False,
+            refine=False,
         )
     assert any("given density 3: not decoded" in str(w.message) for w in rec)
     assert len(result) == 2
+    assert result.best.produced_by == "given density"
+    assert result.best.steps == ["given density", "decode", "quick fit", "fit"]
+    assert [s for s, _ in result.best.rwp_history] == ["quick fit", "fit"]
     best = result.best
     assert best.source == "given density 2"  # the right one ranks first
     assert structure_match(best.structure, truth)[0]
@@ -55,7 +61,15 @@ def test_oracle_density_solves_the_example(truth):
     assert prov["lattice"]["centring"] == "I"
     assert prov["wavelength"] == pytest.approx(1.54056)
     assert "header" in prov["wavelength_origin"]
-    assert set(result.timings) >= {"load", "decode", "fit", "total"}
+    assert set(result.timings) >= {
+        "load",
+        "improve",
+        "decode",
+        "fit",
+        "isotypes",
+        "refine",
+        "total",
+    }
     # the density's cell is the CMED cell of the body-centred lattice
     assert best.lattice.volume == pytest.approx(9.33**3 / 2)
     assert len(best.cell_structure) == 20
@@ -157,6 +171,19 @@ def test_cli_writes_every_output(tiny_model, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "exists" in err
     assert (out / "candidates.json").read_text() == before
+    # every candidate says which step produced and changed it
+    steps = {c["produced_by"] for c in data["candidates"]}
+    assert steps <= {"network", "isotypes"}
+    # the steps of issue 7 switched off: network candidates only
+    bare = tmp_path / "bare"
+    flags = ["--no-improve", "--no-isotypes", "--no-refine"]
+    assert main(args[:-1] + [str(bare)] + flags) == 0
+    capsys.readouterr()
+    data = json.loads((bare / "candidates.json").read_text())
+    for cand in data["candidates"]:
+        assert cand["produced_by"] == "network"
+        assert "improve" not in cand["steps"]
+        assert cand["refinement"] is None and cand["isotype"] is None
 
 
 def test_cli_bad_input(tmp_path, capsys):
@@ -217,3 +244,83 @@ def test_oracle_with_indexed_lattice(truth):
     assert lat["conventional"][0] == pytest.approx(9.33, abs=0.01)
     assert structure_match(result.best.structure, truth)[0]
     assert result.best.rwp < 0.08
+
+
+def test_isotypes_and_refinement_solve_the_example_without_a_density(
+    truth, tmp_path
+):
+    """Search-match finds the Y3Au3Sb4 type; the refinement lowers Rwp."""
+    from diffpy.crystalnet.report import write_outputs
+
+    with pytest.warns(UserWarning, match="not decoded"):
+        result = solve(
+            PATTERN,
+            "Zr3Sb4Pt3",
+            lattice="a=9.33",
+            densities=[np.zeros((8, 8, 8))],
+        )
+    best = result.best
+    assert best.produced_by == "isotypes"
+    assert best.isotype.prototype and best.spacegroup_number == 220
+    assert structure_match(best.structure, truth)[0]
+    assert best.steps == ["isotypes", "fit", "refine"]
+    (_, fitted), (_, refined) = best.rwp_history
+    assert refined < fitted and best.rwp == refined < 0.06
+    ref = best.refinement
+    assert ref.rwp_before >= ref.rwp and ref.esd
+    summary = best.summary()
+    assert summary["produced_by"] == "isotypes"
+    assert summary["refinement"]["rwp"] == pytest.approx(best.rwp)
+    assert summary["isotype"]["prototype"] == best.isotype.prototype
+    written = write_outputs(result, tmp_path / "out", plot=False)
+    names = {p.name for p in written["files"]}
+    assert {"candidate-01.cif", "candidate-01.cube"} <= names
+    cif = (tmp_path / "out" / "candidate-01.cif").read_text()
+    assert "_pd_proc_ls_prof_wR_factor" in cif
+    assert Structure.from_file(tmp_path / "out" / "candidate-01.cif")
+    # the isotype's density is its IAM density on its CMED cell
+    grid, cell = best.density_on_cell()
+    assert grid.shape == (50, 50, 50) and len(cell) == 20
+
+
+def test_steps_can_be_switched_off():
+    kwargs = dict(lattice="a=9.33", densities=[np.zeros((8, 8, 8))])
+    with pytest.warns(UserWarning):
+        result = solve(PATTERN, "Zr3Sb4Pt3", isotypes=False, **kwargs)
+    assert len(result) == 0
+    with pytest.warns(UserWarning):
+        result = solve(PATTERN, "Zr3Sb4Pt3", refine=False, **kwargs)
+    assert result.best.steps == ["isotypes", "fit"]
+    assert result.best.refinement is None
+
+
+def test_improvement_recycles_a_damaged_density(truth):
+    """With ``improve``, each density is also decoded after Fourier
+    recycling against the extracted intensities (plumbing and the
+    agreement with the observed amplitudes; what recycling gains is
+    measured in benchmarks/bench_improve.py)."""
+    grid = cmed(truth, n=50)
+    rng = np.random.default_rng(3)
+    f = np.fft.fftn(grid)
+    phase = np.exp(1j * rng.normal(0.0, np.radians(30.0), f.shape))
+    damaged = np.clip(np.real(np.fft.ifftn(f * phase)), 0.0, None)
+    kwargs = dict(lattice="a=9.33", densities=[damaged], isotypes=False)
+    with pytest.warns(UserWarning):
+        result = solve(PATTERN, "Zr3Sb4Pt3", refine=False, **kwargs)
+    sources = [c.source for c in result] + sum(
+        (c.also_from for c in result), []
+    )
+    assert "given density 1, improved" in sources
+    assert "given density 1" in sources
+    improved = [c for c in result if c.improvement]
+    for cand in improved:
+        assert cand.steps[:3] == ["given density", "improve", "decode"]
+        diag = cand.improvement
+        assert diag["r_after"] < diag["r_before"]
+        assert diag["extraction_rwp"] < 0.1
+        assert cand.summary()["improvement"] == diag
+    with pytest.warns(UserWarning):
+        plain = solve(
+            PATTERN, "Zr3Sb4Pt3", refine=False, improve=False, **kwargs
+        )
+    assert all("improve" not in c.steps for c in plain)

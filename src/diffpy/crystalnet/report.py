@@ -3,7 +3,10 @@
 :func:`write_outputs` writes one folder per run::
 
     candidate-01.cif      symmetrised structure, best candidate first
+                          (a refined candidate: with esds and the Rietveld
+                          figures of merit, _pd_proc_ls_prof_wR_factor...)
     candidate-01.CHGCAR   its density (VASP format, rho * V) on the CMED cell
+                          (an isotype: the IAM density of its structure)
     candidate-01.cube     the same density as a Gaussian cube file
     ...
     candidates.json       space group, formula, sites, Rwp, fit parameters,
@@ -45,6 +48,12 @@ def _plain(value):
     return str(value)
 
 
+def _steps(cand):
+    """The steps that changed a candidate, e.g. ``improve, refine``."""
+    shown = [s for s in cand.steps if s in ("improve", "refine")]
+    return ", ".join(shown) or "-"
+
+
 def format_table(result, limit=None):
     """The console table of a solution: rank, formula, space group, Rwp.
 
@@ -60,7 +69,9 @@ def format_table(result, limit=None):
     str
         A fixed-width text table (no trailing newline).
     """
-    rows = [("rank", "formula", "space group", "Rwp %", "atoms", "from")]
+    rows = [
+        ("rank", "formula", "space group", "Rwp %", "atoms", "from", "steps")
+    ]
     for rank, cand in enumerate(result[:limit] if limit else result, 1):
         rwp = "-" if cand.rwp is None else f"{100 * cand.rwp:.2f}"
         source = cand.source
@@ -74,6 +85,7 @@ def format_table(result, limit=None):
                 rwp,
                 str(len(cand.structure)),
                 source,
+                _steps(cand),
             )
         )
     if len(rows) == 1:
@@ -142,7 +154,7 @@ def plot_report(result, path, best=3):
         ax.set_axis_off()
     for col, cand in enumerate(shown):
         ax = fig.add_subplot(grid[n_fit, col])
-        projection = np.asarray(cand.density).sum(axis=2)
+        projection = np.asarray(cand.density_on_cell()[0]).sum(axis=2)
         ax.imshow(projection.T, origin="lower", cmap="viridis")
         ax.set_title(f"density {col + 1}, sum along c", fontsize=8)
         ax.set_xticks([])
@@ -218,13 +230,12 @@ def write_outputs(result, out_dir, force=False, densities=True, plot=True):
             if densities:
                 entry["chgcar"] = f"{stem}.CHGCAR"
                 entry["cube"] = f"{stem}.cube"
-                write_chgcar(
-                    tmp / entry["chgcar"], cand.density, cand.cell_structure
-                )
+                grid, cell = cand.density_on_cell()
+                write_chgcar(tmp / entry["chgcar"], grid, cell)
                 write_cube(
                     tmp / entry["cube"],
-                    cand.density,
-                    cand.cell_structure,
+                    grid,
+                    cell,
                     comment=f"diffpy.crystalnet {cand.source}",
                 )
             files[rank] = entry

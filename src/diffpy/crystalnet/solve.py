@@ -23,9 +23,25 @@
    you pass (``densities=``, e.g. the true density: the decode-only
    ceiling).
 5. **Decode** each density (:func:`~diffpy.crystalnet.decode.decode_density`).
-6. **Fit** each candidate to the observed profile
+   With ``improve`` (default), each density is also improved against the
+   data before decoding (:mod:`diffpy.crystalnet.improve`): the observed
+   reflection intensities are extracted once per lattice (Pawley), and the
+   density's phases are combined with the observed amplitudes (Fourier
+   recycling); both the raw and the improved map are decoded.
+6. **Isotypes** (``isotypes``, default, needs the composition): the
+   structure types of the shipped prototype library whose decorated
+   patterns best match the data (:mod:`diffpy.crystalnet.isotypes`) join the
+   network's candidates.
+7. **Fit** each candidate to the observed profile
    (:func:`~diffpy.crystalnet.fit.fit_candidate`), merge candidates that are
    the same structure (pymatgen ``StructureMatcher``), and **rank** by Rwp.
+8. **Refine** (``refine``, default) the ``refine_top`` best candidates by
+   Rietveld-style least squares (:mod:`diffpy.crystalnet.refine`); a
+   refinement is kept when it lowers Rwp, then the candidates are ranked
+   again.
+
+Every candidate records which step produced it (``produced_by``) and which
+changed it (``steps``), with Rwp after each (``rwp_history``).
 
 Warnings a user can act on are collected in ``result.warnings`` (and per
 candidate): a composition the cell cannot hold with sensible atomic volumes
@@ -48,6 +64,12 @@ __all__ = ["Candidate", "SolveResult", "solve", "lattice_points"]
 
 #: sensible volume per atom in angstrom^3 (H-rich to heavy, open to dense)
 VOLUME_PER_ATOM = (5.0, 60.0)
+
+#: profile evaluations of the quick fit that ranks all decoded candidates
+QUICK_FIT_NFEV = 8
+
+#: candidates with more symmetry-independent sites are not refined
+REFINE_MAX_SITES = 10
 
 #: lattice points (fractions of the conventional cell) of each centring
 _CENTRING_POINTS = {
@@ -118,6 +140,22 @@ class Candidate:
     lattice_info : dict
         The lattice it was decoded on: given or indexed (rank, M20), the
         conventional and CMED cells.
+    produced_by : str
+        The step that produced it: ``"network"``, ``"given density"`` or
+        ``"isotypes"``.
+    steps : list of str
+        The steps that made and changed it, in order (``"network"``,
+        ``"improve"``, ``"decode"``, ``"isotypes"``, ``"fit"``,
+        ``"refine"``).
+    rwp_history : list of (str, float)
+        Rwp after each step that computed one (``"fit"``, ``"refine"``).
+    improvement : dict or None
+        Fourier recycling diagnostics of the density it was decoded from.
+    isotype : diffpy.crystalnet.isotypes.IsotypeCandidate or None
+        The prototype match it came from.
+    refinement : diffpy.crystalnet.refine.RefinementResult or None
+        The Rietveld refinement that changed it (kept only when it lowered
+        Rwp).
     """
 
     structure: object
@@ -136,11 +174,45 @@ class Candidate:
     warnings: list = field(default_factory=list)
     also_from: list = field(default_factory=list)
     lattice_info: dict = field(default_factory=dict)
+    produced_by: str = "network"
+    steps: list = field(default_factory=list)
+    rwp_history: list = field(default_factory=list)
+    improvement: dict = None
+    isotype: object = None
+    refinement: object = None
 
     @property
     def formula(self):
         """Reduced formula (str)."""
         return self.structure.composition.reduced_formula
+
+    def density_on_cell(self, n=50):
+        """The candidate's density and the structure of its cell.
+
+        A candidate without a density (an isotype) gets the
+        independent-atom-model density of its structure
+        (:func:`~diffpy.crystalnet.density.cmed`, B = 5 angstrom^2), computed
+        once and kept.
+
+        Parameters
+        ----------
+        n : int, optional
+            Grid points per edge when the density must be computed.
+
+        Returns
+        -------
+        density : numpy.ndarray
+            ``(n, n, n)`` electrons per cubic angstrom.
+        cell_structure : pymatgen.core.Structure
+            The structure on the density's cell.
+        """
+        if self.density is None:
+            from diffpy.crystalnet.density import cmed
+
+            grid, cell = cmed(self.structure, n=n, return_structure=True)
+            self.density, self.cell_structure = grid, cell
+            self.lattice = cell.lattice
+        return self.density, self.cell_structure
 
     def to_diffpy(self):
         """The structure as a ``diffpy.structure.Structure``.
@@ -156,6 +228,10 @@ class Candidate:
 
     def write_cif(self, path, force=False, symprec=None):
         """Write the symmetrised structure as CIF (atomic write).
+
+        A refined candidate is written with its esds and the Rietveld
+        figures of merit (:func:`~diffpy.crystalnet.refine
+        .write_refined_cif`) unless ``symprec`` is given.
 
         Parameters
         ----------
@@ -173,6 +249,10 @@ class Candidate:
         """
         from diffpy.crystalnet.structures import write_cif
 
+        if self.refinement is not None and symprec is None:
+            from diffpy.crystalnet.refine import write_refined_cif
+
+            return write_refined_cif(self.refinement, path, force=force)
         tol = symprec if symprec is not None else (self.symprec or 0.01)
         # the structure is already on exact positions: a tight tolerance
         # keeps exactly the space group that was imposed
@@ -240,11 +320,52 @@ class Candidate:
                 self.decoded.formula_units if self.decoded else None
             ),
             source=self.source,
+            produced_by=self.produced_by,
+            steps=list(self.steps),
+            rwp_history=[
+                dict(step=step, rwp=value) for step, value in self.rwp_history
+            ],
             also_from=list(self.also_from),
             lattice_used=dict(self.lattice_info),
             fit=fit,
+            improvement=self.improvement,
+            isotype=_isotype_summary(self.isotype),
+            refinement=_refinement_summary(self.refinement),
             warnings=list(self.warnings),
         )
+
+
+def _isotype_summary(iso):
+    if iso is None:
+        return None
+    return dict(
+        prototype=iso.prototype,
+        name=iso.name,
+        decoration=dict(iso.decoration),
+        screen_r=float(iso.screen),
+    )
+
+
+def _refinement_summary(ref):
+    if ref is None:
+        return None
+    return dict(
+        rwp_before=float(ref.rwp_before),
+        rwp=float(ref.rwp),
+        rp=float(ref.rp),
+        rexp=float(ref.rexp),
+        gof=float(ref.gof),
+        spacegroup=ref.spacegroup_symbol,
+        n_parameters=int(ref.n_parameters),
+        parameters={
+            k: v for k, v in ref.parameters.items() if k not in ("refined",)
+        },
+        esd=dict(ref.esd),
+        sites=ref.sites,
+        nfev=int(ref.nfev),
+        success=bool(ref.success),
+        warnings=list(ref.warnings),
+    )
 
 
 class SolveResult(list):
@@ -484,6 +605,12 @@ def solve(
     fit=True,
     dedupe=True,
     lattice_solutions=3,
+    improve=True,
+    isotypes=True,
+    refine=True,
+    refine_top=2,
+    isotype_top=5,
+    fit_top=8,
 ):
     """Solve a structure from a powder pattern with CrystalNet.
 
@@ -530,6 +657,25 @@ def solve(
         lattice, so the extra cost is decoding and fitting; the fit decides
         between a cell and its pseudo-symmetric sub- or supercell (weak
         superstructure peaks are the classic indexing trap).
+    improve : bool, optional
+        Also decode each density after Fourier recycling with the observed
+        intensities (default; :func:`~diffpy.crystalnet.improve
+        .improve_density`).
+    isotypes : bool, optional
+        Add the best-matching decorated prototypes of the shipped library
+        (default; needs ``composition``; :func:`~diffpy.crystalnet
+        .isotypes.search_isotypes`).
+    refine : bool, optional
+        Rietveld-refine the best candidates (default;
+        :func:`~diffpy.crystalnet.refine.refine_structure`).
+    refine_top : int, optional
+        How many of the best distinct candidates are refined (default 2).
+    isotype_top : int, optional
+        Isotypic candidates kept (default 5).
+    fit_top : int, optional
+        Every decoded candidate gets a quick profile fit (a few
+        evaluations) that ranks them; the best ``fit_top`` distinct ones
+        (default 8) are then fitted to convergence.
 
     Returns
     -------
@@ -666,6 +812,16 @@ def solve(
             )
         lattices = fitting
     lattices = lattices[: max(1, int(lattice_solutions))]
+    # the cells the isotype search puts prototypes on (indexing solutions
+    # carry their zero shift)
+    iso_lattices = [
+        (
+            trials[0][0]
+            if info["origin"] == "given"
+            else solutions[info["indexing_rank"] - 1]
+        )
+        for _, info in lattices
+    ]
     lattice_info = dict(lattices[0][1])
     if len(lattices) > 1:
         lattice_info["also_tried"] = [info for _, info in lattices[1:]]
@@ -708,42 +864,47 @@ def solve(
         sources = [f"network sample {k + 1}" for k in range(len(grids))]
     t = tick("densities", t)
 
-    decoded = []
+    produced = "given density" if densities is not None else "network"
+    inputs = []  # (grid, source, prim, info, steps, improvement)
     for k, (prim, info) in enumerate(lattices):
         suffix = "" if len(lattices) == 1 else f", lattice {k + 1}"
         for grid, source in zip(grids, sources):
-            try:
-                dec = decode_density(
-                    grid,
-                    prim,
-                    composition,
-                    symprec=symprec or DEFAULT_SYMPRECS,
-                    max_formula_units=info["max_formula_units"],
-                )
-            except CrystalNetInputError as err:
-                notes.append(f"{source}{suffix}: not decoded ({err.problem})")
-                continue
-            decoded.append((dec, grid, source + suffix, prim, info))
+            inputs.append(
+                (grid, source + suffix, prim, info, [produced], None)
+            )
+    if improve:
+        inputs += _improved_inputs(pattern, lattices, inputs, notes)
+    t = tick("improve", t)
+
+    decoded = []
+    for grid, source, prim, info, steps, improvement in inputs:
+        try:
+            dec = decode_density(
+                grid,
+                prim,
+                composition,
+                symprec=symprec or DEFAULT_SYMPRECS,
+                max_formula_units=info["max_formula_units"],
+            )
+        except CrystalNetInputError as err:
+            notes.append(f"{source}: not decoded ({err.problem})")
+            continue
+        decoded.append(
+            (dec, grid, source, prim, info, steps + ["decode"], improvement)
+        )
     if not decoded:
         notes.append("no density could be decoded into a structure")
     t = tick("decode", t)
 
     candidates = []
-    for dec, grid, source, prim, info in decoded:
+    for dec, grid, source, prim, info, steps, improvement in decoded:
         cand_notes = list(dec.warnings)
         result, structure = None, dec.structure
         if fit:
             try:
-                result = _fit(structure, pattern)
+                result = _fit(structure, pattern, max_nfev=QUICK_FIT_NFEV)
             except CrystalNetInputError as err:
                 cand_notes.append(f"fit failed: {err.problem}")
-            else:
-                strain = result.parameters.get("strain", 0.0) or 0.0
-                if strain:
-                    structure = structure.copy()
-                    structure.scale_lattice(
-                        structure.volume * (1 + strain) ** 3
-                    )
         candidates.append(
             Candidate(
                 structure=structure,
@@ -761,19 +922,47 @@ def solve(
                 fit=result,
                 warnings=cand_notes,
                 lattice_info=info,
+                produced_by=produced,
+                steps=steps + (["quick fit"] if result is not None else []),
+                rwp_history=(
+                    []
+                    if result is None
+                    else [("quick fit", float(result.rwp))]
+                ),
+                improvement=improvement,
             )
         )
+    if fit:
+        # the quick fits rank the candidates; the best distinct ones get
+        # the full fit (most decoded densities are far off and a full fit
+        # of each would dominate the run time)
+        candidates.sort(key=_rank_key)
+        if dedupe:
+            candidates = _dedupe(candidates)
+        for cand in candidates[: max(0, int(fit_top))]:
+            if cand.fit is None:
+                continue
+            _full_fit(cand, pattern)
     t = tick("fit", t)
-    candidates.sort(
-        key=lambda c: (c.rwp is None, c.rwp if c.rwp is not None else 0.0)
-    )
+    if isotypes:
+        if composition is None:
+            notes.append("isotype search skipped: it needs the composition")
+        elif fit:
+            candidates += _isotype_candidates(
+                pattern, composition, iso_lattices, isotype_top, notes
+            )
+    t = tick("isotypes", t)
+    candidates.sort(key=_rank_key)
     if dedupe:
         candidates = _dedupe(candidates)
     t = tick("rank", t)
-    for cand in candidates:
-        for note in cand.warnings:
-            if note.startswith("impossible distance"):
-                notes.append(f"{cand.source}: {note}")
+    if refine and fit:
+        _refine_candidates(candidates, pattern, refine_top)
+        candidates.sort(key=_rank_key)
+        if dedupe:
+            candidates = _dedupe(candidates)
+    t = tick("refine", t)
+    notes += _contact_notes(candidates)
     timings["total"] = round(time.perf_counter() - t_start, 4)
     timings["cpu_total"] = round(time.process_time() - cpu_start, 4)
     out = SolveResult(candidates, pattern=pattern, provenance=provenance)
@@ -782,6 +971,223 @@ def solve(
     for note in notes:
         _warnings.warn(f"{where}: {note}", UserWarning, stacklevel=2)
     return out
+
+
+def _full_fit(cand, pattern):
+    """Continue a candidate's quick fit to convergence (in place)."""
+    start = {
+        k: cand.fit.parameters[k]
+        for k in ("zero_shift", "u", "v", "w", "b_iso", "strain")
+        if cand.fit.parameters.get(k) is not None
+    }
+    size = cand.fit.parameters.get("crystallite_size")
+    start["inverse_size"] = 1.0 / size if size else 0.0
+    try:
+        result = _fit(cand.structure, pattern, start=start)
+    except CrystalNetInputError as err:
+        cand.warnings.append(f"full fit failed: {err.problem}")
+        return
+    if result.rwp > cand.rwp:  # keep the better of the two
+        result = cand.fit
+    cand.fit = result
+    cand.structure = _strained(cand.structure, result)
+    cand.rwp, cand.rp, cand.chi2 = (
+        float(result.rwp),
+        float(result.rp),
+        float(result.chi2),
+    )
+    cand.steps.append("fit")
+    cand.rwp_history.append(("fit", float(result.rwp)))
+
+
+def _contact_notes(candidates):
+    """One warning about impossible interatomic distances, not one each."""
+    bad = [
+        cand
+        for cand in candidates
+        if any(n.startswith("impossible distance") for n in cand.warnings)
+    ]
+    if not bad:
+        return []
+    notes = []
+    if candidates and bad[0] is candidates[0]:
+        first = next(
+            n for n in bad[0].warnings if n.startswith("impossible distance")
+        )
+        notes.append(
+            f"the best candidate ({bad[0].source}) has an {first}: do not "
+            "refine it as it is"
+        )
+    notes.append(
+        f"{len(bad)} of {len(candidates)} candidates have impossible "
+        "interatomic distances (listed per candidate in candidates.json)"
+    )
+    return notes
+
+
+def _rank_key(cand):
+    return (cand.rwp is None, cand.rwp if cand.rwp is not None else 0.0)
+
+
+def _strained(structure, result):
+    """The structure with the cell scaled by the fit's isotropic strain."""
+    strain = result.parameters.get("strain", 0.0) or 0.0
+    if not strain:
+        return structure
+    structure = structure.copy()
+    structure.scale_lattice(structure.volume * (1 + strain) ** 3)
+    return structure
+
+
+def _improved_inputs(pattern, lattices, inputs, notes):
+    """Fourier-recycled copies of the densities, one extraction per cell."""
+    from diffpy.crystalnet.improve import extract_intensities, fourier_recycle
+
+    improved = []
+    for prim, info in lattices:
+        mine = [item for item in inputs if item[2] is prim]
+        if not mine:
+            continue
+        try:
+            extracted = extract_intensities(
+                pattern,
+                prim,
+                profile={"zero_shift": info.get("zero_shift", 0.0) or 0.0},
+            )
+        except CrystalNetInputError as err:
+            notes.append(f"density improvement skipped: {err.problem}")
+            continue
+        for grid, source, _, _, steps, _ in mine:
+            try:
+                out = fourier_recycle(grid, prim, extracted)
+            except CrystalNetInputError as err:
+                notes.append(f"{source}: not improved ({err.problem})")
+                continue
+            diagnostics = dict(
+                extraction_rwp=float(extracted.rwp),
+                reflections_observed=int(out.n_observed),
+                r_before=float(out.r_before),
+                r_after=float(out.r_after),
+                scale=float(out.scale),
+            )
+            improved.append(
+                (
+                    out.density,
+                    source + ", improved",
+                    prim,
+                    info,
+                    steps + ["improve"],
+                    diagnostics,
+                )
+            )
+    return improved
+
+
+def _isotype_candidates(pattern, composition, lattices, top, notes):
+    """The isotype search's matches as candidates."""
+    from diffpy.crystalnet.isotypes import search_isotypes
+
+    try:
+        found = search_isotypes(
+            pattern, composition, lattices=lattices, top=top
+        )
+    except CrystalNetInputError as err:
+        notes.append(f"isotype search failed: {err.problem}")
+        return []
+    out = []
+    for iso in found:
+        name = f" ({iso.name})" if iso.name else ""
+        fit = iso.fit
+        out.append(
+            Candidate(
+                structure=iso.structure,
+                rwp=None if fit is None else float(fit.rwp),
+                rp=None if fit is None else float(fit.rp),
+                chi2=None if fit is None else float(fit.chi2),
+                spacegroup=iso.spacegroup_symbol,
+                spacegroup_number=iso.spacegroup_number,
+                symprec=None,
+                density=None,
+                lattice=None,
+                cell_structure=None,
+                source=f"isotype {iso.prototype}{name}",
+                fit=fit,
+                lattice_info=dict(iso.lattice_info),
+                produced_by="isotypes",
+                steps=["isotypes"] + (["fit"] if fit is not None else []),
+                rwp_history=[] if fit is None else [("fit", float(fit.rwp))],
+                isotype=iso,
+            )
+        )
+    return out
+
+
+def _independent_sites(structure, symprec=0.01):
+    """Number of symmetry-independent sites (Wyckoff orbits)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        sym = SpacegroupAnalyzer(structure, symprec=symprec)
+        return len(sym.get_symmetrized_structure().equivalent_sites)
+    except Exception:  # spglib failure: count every site
+        return len(structure)
+
+
+def _refine_candidates(candidates, pattern, top, max_sites=REFINE_MAX_SITES):
+    """Rietveld-refine the ``top`` best candidates in place; keep what helps.
+
+    Candidates with more than ``max_sites`` independent sites (typically
+    P1 decodings of a poor density) are skipped: their many free
+    coordinates make the refinement slow and, from a guess far off, it does
+    not converge to a structure.
+    """
+    from diffpy.crystalnet.refine import refine_structure
+
+    for cand in candidates[: max(0, int(top))]:
+        if cand.rwp is None:
+            continue
+        sites = _independent_sites(cand.structure)
+        if sites > max_sites:
+            cand.warnings.append(
+                f"not refined: {sites} symmetry-independent sites (more "
+                f"than {max_sites}; a low-symmetry guess is not worth a "
+                "Rietveld refinement)"
+            )
+            continue
+        try:
+            ref = refine_structure(
+                cand.structure,
+                pattern,
+                symprec=min(cand.symprec or 0.01, 0.01),
+                # the structure already carries the fit's strain
+                start=dict(cand.fit.parameters, strain=0.0),
+                # the fit already refined the cell (isotropic strain): the
+                # coarse cell search is not needed and costs most of the time
+                coarse=False,
+            )
+        except (CrystalNetInputError, np.linalg.LinAlgError) as err:
+            problem = getattr(err, "problem", str(err))
+            cand.warnings.append(f"refinement failed: {problem}")
+            continue
+        if not np.isfinite(ref.rwp) or ref.rwp >= cand.rwp:
+            cand.warnings.append(
+                f"refinement did not lower Rwp ({100 * ref.rwp:.2f} % vs "
+                f"{100 * cand.rwp:.2f} %): not kept"
+            )
+            continue
+        cand.structure = ref.structure
+        cand.rwp, cand.rp, cand.chi2 = (
+            float(ref.rwp),
+            float(ref.rp),
+            float(ref.chi2),
+        )
+        cand.fit = ref.fit
+        cand.spacegroup = ref.spacegroup_symbol
+        cand.spacegroup_number = ref.spacegroup_number
+        cand.refinement = ref
+        cand.steps.append("refine")
+        cand.rwp_history.append(("refine", float(ref.rwp)))
+        cand.warnings.extend(f"refinement: {w}" for w in ref.warnings)
 
 
 def _formula_units_possible(volume, atoms_fu):
@@ -794,7 +1200,7 @@ def _formula_units_possible(volume, atoms_fu):
     ]
 
 
-def _fit(structure, pattern, max_nfev=60):
+def _fit(structure, pattern, max_nfev=60, start=None):
     from diffpy.crystalnet.fit import DEFAULT_REFINE, fit_candidate
 
     return fit_candidate(
@@ -802,6 +1208,33 @@ def _fit(structure, pattern, max_nfev=60):
         pattern,
         refine=tuple(DEFAULT_REFINE) + ("strain",),
         max_nfev=max_nfev,
+        start=start,
+    )
+
+
+def _neighbour_signature(structure):
+    """Sorted nearest-neighbour distance of the sites of each element."""
+    dist = np.array(structure.distance_matrix, dtype=float)
+    np.fill_diagonal(dist, np.inf)
+    nearest = dist.min(axis=1)
+    symbols = np.array([site.specie.symbol for site in structure])
+    return {el: np.sort(nearest[symbols == el]) for el in set(symbols)}
+
+
+def _similar_neighbours(a, b, cache, tol=0.3):
+    """Whether two candidates' neighbour signatures agree within ``tol``."""
+    sig = []
+    for cand in (a, b):
+        key = id(cand.structure)
+        if key not in cache:
+            cache[key] = _neighbour_signature(cand.structure)
+        sig.append(cache[key])
+    if sig[0].keys() != sig[1].keys():
+        return False
+    return all(
+        len(sig[0][el]) == len(sig[1][el])
+        and np.all(np.abs(sig[0][el] - sig[1][el]) <= tol)
+        for el in sig[0]
     )
 
 
@@ -811,14 +1244,17 @@ def _dedupe(candidates):
 
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
     kept = []
+    signatures = {}
     for cand in candidates:
         for other in kept:
-            # the same structure has the same refined conventional cell:
-            # compare only those (StructureMatcher is slow on big P1 cells)
+            # the same structure has the same refined conventional cell and
+            # the same nearest-neighbour distances: compare only those
+            # (StructureMatcher is slow on big P1 cells)
             if (
                 other.formula == cand.formula
                 and other.spacegroup_number == cand.spacegroup_number
                 and len(other.structure) == len(cand.structure)
+                and _similar_neighbours(other, cand, signatures)
                 and matcher.fit(other.structure, cand.structure)
             ):
                 other.also_from.append(cand.source)

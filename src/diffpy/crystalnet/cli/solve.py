@@ -65,6 +65,27 @@ from diffpy.crystalnet.errors import CrystalNetInputError
 @click.option(
     "--no-densities", is_flag=True, help="Skip CHGCAR and cube files."
 )
+@click.option(
+    "--no-improve",
+    is_flag=True,
+    help="Decode the network's densities as they are (no Fourier "
+    "recycling with the observed intensities).",
+)
+@click.option(
+    "--no-isotypes",
+    is_flag=True,
+    help="No search-match against the shipped structure-type library.",
+)
+@click.option(
+    "--no-refine", is_flag=True, help="No Rietveld refinement of the best."
+)
+@click.option(
+    "--refine-top",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Best candidates to refine.",
+)
 def solve(**opts):
     """Solve the structure of PATTERN (a powder X-ray profile).
 
@@ -81,6 +102,8 @@ def solve(**opts):
         raise CrystalNetInputError(
             "give --lattice or --cell, not both", "cell"
         )
+    if opts["refine_top"] < 0:
+        raise CrystalNetInputError("must not be negative", "--refine-top")
     for name in ("samples", "lattice_solutions"):
         if opts[name] < 1:
             flag = "--" + name.replace("_", "-")
@@ -102,6 +125,10 @@ def solve(**opts):
                 model=opts["model"],
                 centring=opts["centring"],
                 lattice_solutions=opts["lattice_solutions"],
+                improve=not opts["no_improve"],
+                isotypes=not opts["no_isotypes"],
+                refine=not opts["no_refine"],
+                refine_top=opts["refine_top"],
             )
         except CrystalNetInputError as error:
             source = error.source
