@@ -288,16 +288,13 @@ EXPERIMENTAL = [
 ]
 
 
-def experimental(root):
-    """Search the measured patterns of :data:`EXPERIMENTAL` under root."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
+def textbook_references():
+    """Reference structures of the patterns of :data:`EXPERIMENTAL` that
+    come without a CIF (formula -> pymatgen Structure)."""
     from pymatgen.core import Lattice, Structure
 
-    from diffpy.crystalnet import load_pattern
-    from diffpy.crystalnet.isotypes import search_isotypes
-
     fs = Structure.from_spacegroup
-    references = {
+    return {
         "CeO2": fs(
             "Fm-3m", Lattice.cubic(5.41), ["Ce", "O"], [[0] * 3, [0.25] * 3]
         ),
@@ -308,6 +305,17 @@ def experimental(root):
             [[0] * 3, [0.1996, 0.5, 0.5]],
         ),
     }
+
+
+def experimental(root):
+    """Search the measured patterns of :data:`EXPERIMENTAL` under root."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.core import Structure
+
+    from diffpy.crystalnet import load_pattern
+    from diffpy.crystalnet.isotypes import search_isotypes
+
+    references = textbook_references()
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
     hits = 0
     for formula, path, wavelength, cif, give in EXPERIMENTAL:

@@ -106,6 +106,13 @@ def degrade(grid, noise, blur, rng):
     return np.clip(grid, 0.0, None)
 
 
+def crystal_system(structure):
+    """Crystal system of the true structure (spglib, 0.1 A)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    return SpacegroupAnalyzer(structure, symprec=0.1).get_crystal_system()
+
+
 def conventional(structure):
     """Conventional lattice and centring letter of the true structure."""
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
@@ -171,6 +178,7 @@ def run_config(args, density, lattice_mode, queue):
         truth = ds.structure(i)
         rng = np.random.default_rng([args.seed, i])
         formula = truth.composition.reduced_formula
+        system = crystal_system(truth)
         pattern = lab_pattern(truth, rng)
         kwargs = dict(composition=formula)
         if lattice_mode == "true":
@@ -189,7 +197,7 @@ def run_config(args, density, lattice_mode, queue):
             )
             t_net = time.perf_counter() - t0
         for stage in stages:
-            row = dict(index=i, formula=formula)
+            row = dict(index=i, formula=formula, system=system)
             try:
                 t0 = time.perf_counter()
                 result = solve(pattern, **kwargs, **STAGES[stage])
