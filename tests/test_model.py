@@ -332,3 +332,21 @@ def test_recalibrated_batchnorm_makes_eval_match_train():
     # the remaining gap is the unbiased (B/(B-1)) variance of 16 crystals
     assert error(fresh) < 0.1
     assert error(fresh) < error(stale) / 3
+
+
+def test_predict_grid_bfloat16_close_to_float32(tiny):
+    """bfloat16 autocast of the queries changes the grid only slightly."""
+    from diffpy.crystalnet.errors import CrystalNetInputError
+    from diffpy.crystalnet.model import native_bfloat16
+
+    pattern, composition, _ = make_batch(1)
+    kw = dict(n=6, samples=2, seed=1)
+    a = tiny.predict_grid(pattern, composition, **kw)
+    b = tiny.predict_grid(pattern, composition, precision="bfloat16", **kw)
+    assert b.dtype == np.float32 and b.shape == a.shape
+    assert not np.array_equal(a, b)  # it did run in bfloat16
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+    auto = tiny.predict_grid(pattern, composition, precision="auto", **kw)
+    np.testing.assert_array_equal(auto, b if native_bfloat16() else a)
+    with pytest.raises(CrystalNetInputError, match="precision"):
+        tiny.predict_grid(pattern, composition, precision="half", **kw)

@@ -32,6 +32,7 @@ from torch import nn
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 __all__ = [
+    "native_bfloat16",
     "CrystalNet",
     "CrystalNetConfig",
     "Encoding",
@@ -657,6 +658,7 @@ class CrystalNet(nn.Module):
         mask=None,
         sample=True,
         chunk=65536,
+        precision="float32",
     ):
         """Predict the density of one crystal on an ``n``-grid.
 
@@ -682,6 +684,13 @@ class CrystalNet(nn.Module):
         chunk : int, optional
             Query points per forward pass, summed over the samples (bounds
             memory: about ``chunk x 2 width x 4`` bytes per layer).
+        precision : {"float32", "bfloat16", "auto"}, optional
+            Arithmetic of the point queries: float32 (default), bfloat16
+            autocast (the encoders stay float32), or ``"auto"``: bfloat16
+            where the CPU computes it natively (:func:`native_bfloat16`),
+            else float32.  On such CPUs bfloat16 is about twice as fast and
+            the grids agree to a Pearson r of 0.9999
+            (``benchmarks/bench_model.py``).
 
         Returns
         -------
@@ -722,11 +731,12 @@ class CrystalNet(nn.Module):
                 points = grid_points(n, device=device)
                 out = torch.empty(samples, points.shape[0], device=device)
                 step = max(1, int(chunk) // samples)
-                for start in range(0, points.shape[0], step):
-                    stop = start + step
-                    out[:, start:stop] = self.query(
-                        enc.film, points[start:stop]
-                    )
+                with _autocast(precision, device):
+                    for start in range(0, points.shape[0], step):
+                        stop = start + step
+                        out[:, start:stop] = self.query(
+                            enc.film, points[start:stop]
+                        ).float()
                 rho = transform.inverse(out).clamp_min(0.0)
         finally:
             self.train(was_training)
@@ -805,3 +815,42 @@ def _as_row(values, length, name, device):
     if not np.all(np.isfinite(array)):
         raise CrystalNetInputError("contains NaN or infinite values", name)
     return torch.from_numpy(array.reshape(1, length)).to(device)
+
+
+def native_bfloat16():
+    """Whether this CPU computes bfloat16 matrix products natively.
+
+    True on x86 CPUs with AVX512-BF16 or AMX-BF16 (read from
+    ``/proc/cpuinfo``; False where that file does not exist).
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool({"avx512_bf16", "amx_bf16"} & flags)
+    except OSError:
+        pass
+    return False
+
+
+def _autocast(precision, device):
+    """Autocast context of a ``precision`` name (float32: none)."""
+    import contextlib
+
+    if precision not in ("float32", "bfloat16", "auto"):
+        raise CrystalNetInputError(
+            "must be float32, bfloat16 or auto, not " f"{precision!r}",
+            "precision",
+        )
+    kind = torch.device(device).type
+    if precision == "auto":
+        native = kind == "cuda" or native_bfloat16()
+        precision = "bfloat16" if native else "float32"
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(kind, dtype=torch.bfloat16)

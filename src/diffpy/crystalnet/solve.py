@@ -611,6 +611,7 @@ def solve(
     refine_top=2,
     isotype_top=5,
     fit_top=8,
+    precision="auto",
 ):
     """Solve a structure from a powder pattern with CrystalNet.
 
@@ -676,6 +677,10 @@ def solve(
         Every decoded candidate gets a quick profile fit (a few
         evaluations) that ranks them; the best ``fit_top`` distinct ones
         (default 8) are then fitted to convergence.
+    precision : {"auto", "float32", "bfloat16"}, optional
+        Arithmetic of the network's point queries (see
+        :meth:`~diffpy.crystalnet.model.CrystalNet.predict_grid`); ``auto``
+        (default) uses bfloat16 only where the CPU computes it natively.
 
     Returns
     -------
@@ -859,7 +864,9 @@ def solve(
             samples=samples,
             seed=seed,
             mask=model_input.mask,
+            precision=precision,
         )
+        provenance["precision"] = _precision_used(precision)
         grids = [np.asarray(g, dtype=float) for g in pred]
         sources = [f"network sample {k + 1}" for k in range(len(grids))]
     t = tick("densities", t)
@@ -1023,6 +1030,14 @@ def _contact_notes(candidates):
         "interatomic distances (listed per candidate in candidates.json)"
     )
     return notes
+
+
+def _precision_used(precision):
+    from diffpy.crystalnet.model import native_bfloat16
+
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16() else "float32"
+    return precision
 
 
 def _rank_key(cand):

@@ -66,6 +66,14 @@ from diffpy.crystalnet.errors import CrystalNetInputError
     "--no-densities", is_flag=True, help="Skip CHGCAR and cube files."
 )
 @click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "bfloat16"]),
+    default="auto",
+    show_default=True,
+    help="Arithmetic of the network's queries (auto: bfloat16 where the "
+    "CPU has it natively, about 2x faster).",
+)
+@click.option(
     "--no-improve",
     is_flag=True,
     help="Decode the network's densities as they are (no Fourier "
@@ -129,6 +137,7 @@ def solve(**opts):
                 isotypes=not opts["no_isotypes"],
                 refine=not opts["no_refine"],
                 refine_top=opts["refine_top"],
+                precision=opts["precision"],
             )
         except CrystalNetInputError as error:
             source = error.source
