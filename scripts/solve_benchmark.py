@@ -145,6 +145,7 @@ def network_grids(net, pattern, formula, samples, seed):
         samples=samples,
         seed=seed,
         mask=mi.mask,
+        precision="auto",
     )
     return [np.asarray(g, dtype=float) for g in pred]
 
@@ -305,7 +306,7 @@ def main(argv=None):
         proc.join()
         for stage, rows in out["rows"].items():
             full = f"{name}, {stage}"
-            summary = summarize(full, dict(rows=rows, **out))
+            summary = summarize(full, dict(out, rows=rows))
             summary["total_s"] = time.perf_counter() - t0
             summaries.append(summary)
             details[full] = rows
