@@ -7,7 +7,7 @@ Usage::
     python benchmarks/bench_isotypes.py --cif-dir DIR --limit 50
     python benchmarks/bench_isotypes.py --no-reference
     python benchmarks/bench_isotypes.py \
-        --experimental ../shared/data/experimental
+        --experimental ../shared/data/experimental [--no-cells]
 
 For each structure a realistic Cu K-alpha lab profile is simulated
 (``lab_pattern`` of ``scripts/solve_benchmark.py``: K-alpha doublet,
@@ -307,8 +307,12 @@ def textbook_references():
     }
 
 
-def experimental(root):
-    """Search the measured patterns of :data:`EXPERIMENTAL` under root."""
+def experimental(root, cells=True):
+    """Search the measured patterns of :data:`EXPERIMENTAL` under root.
+
+    With ``cells`` False no pattern gets its reference cell: the search
+    indexes (and scans) every one.
+    """
     from pymatgen.analysis.structure_matcher import StructureMatcher
     from pymatgen.core import Structure
 
@@ -318,7 +322,9 @@ def experimental(root):
     references = textbook_references()
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
     hits = 0
+    times = []
     for formula, path, wavelength, cif, give in EXPERIMENTAL:
+        give = give and cells
         pattern = load_pattern(os.path.join(root, path), wavelength)
         if cif:
             truth = conventional(Structure.from_file(os.path.join(root, cif)))
@@ -329,6 +335,7 @@ def experimental(root):
             pattern, formula, lattices=[truth.lattice] if give else None
         )
         dt = time.perf_counter() - t0
+        times.append(dt)
         where = [
             i for i, c in enumerate(found) if matcher.fit(c.structure, truth)
         ]
@@ -338,7 +345,11 @@ def experimental(root):
             f"{formula:6s} {'cell given' if give else 'indexed':10s} "
             f"{dt:5.2f} s  match at {where}  {best}"
         )
-    print(f"top-1 {hits}/{len(EXPERIMENTAL)} measured patterns")
+    print(
+        f"top-1 {hits}/{len(EXPERIMENTAL)} measured patterns; time median "
+        f"{np.median(times):.2f} s, max {np.max(times):.2f} s, total "
+        f"{np.sum(times):.1f} s"
+    )
 
 
 def lab_pattern(structure, rng):
@@ -424,6 +435,11 @@ def main(argv=None):
         help="the shared experimental data folder: search its measured "
         "patterns instead",
     )
+    parser.add_argument(
+        "--no-cells",
+        action="store_true",
+        help="with --experimental: give no pattern its reference cell",
+    )
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -444,7 +460,7 @@ def main(argv=None):
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.ERROR)
     if args.experimental:
-        experimental(args.experimental)
+        experimental(args.experimental, cells=not args.no_cells)
         return 0
     cases = known_structures()
     if args.cif_dir:

@@ -374,4 +374,40 @@ def test_cubic_scan_when_indexing_fails(monkeypatch, patterns):
     assert StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5).fit(
         best.structure, TRUTHS["MgO"]
     )
-    assert search_isotypes(patterns["MgO"], "MgO", cubic_scan=False) == []
+    assert (
+        search_isotypes(
+            patterns["MgO"], "MgO", cubic_scan=False, axial_scan=False
+        )
+        == []
+    )
+
+
+def test_axial_scan_finds_wurtzite_without_indexing(monkeypatch):
+    # a hexagonal type with no indexed cell: the prototype's own cell,
+    # scaled onto the strongest peaks (c/a refined by the screen), is
+    # enough; with the scan off no candidate is wurtzite
+    import diffpy.crystalnet.indexing as indexing
+
+    def no_cell(*args, **kwargs):
+        raise indexing.IndexingError("no cell (test)")
+
+    monkeypatch.setattr(indexing, "index_pattern", no_cell)
+    cds = Structure.from_spacegroup(
+        "P6_3mc",
+        Lattice.hexagonal(4.136, 6.713),
+        ["Cd", "S"],
+        [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.377]],
+    )
+    pattern = lab_pattern(cds, 5)
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+    found = search_isotypes(pattern, "CdS", top=3)
+    best = found[0]
+    assert best.prototype == "AB_hP4_186_b_b"
+    assert best.lattice_info["origin"] == "prototype scan"
+    assert matcher.fit(best.structure, cds)
+    a, _, c = best.structure.lattice.abc
+    assert a == pytest.approx(4.136, rel=0.01)
+    assert c == pytest.approx(6.713, rel=0.01)
+    assert best.rwp < 0.2
+    off = search_isotypes(pattern, "CdS", top=3, axial_scan=False)
+    assert not any(matcher.fit(x.structure, cds) for x in off)

@@ -46,7 +46,12 @@ indexed (:func:`~diffpy.crystalnet.indexing.index_pattern`) and the first
 ``lattice_solutions`` cells are tried, each with its refined zero shift;
 cubic prototypes are also put on the cell that lines their strongest
 reflections up with the strongest observed peaks (``cubic_scan``), so a
-cubic type is found when indexing fails or prefers another cell.
+cubic type is found when indexing fails or prefers another cell.  The
+hexagonal, trigonal and tetragonal prototypes are scanned in the same way
+(``axial_scan``): each keeps its own axial ratio c/a and is scaled
+isotropically; for the best screened of these (at most
+:data:`AXIAL_REFINED`, within ``screen_margin``) c/a is then refined by the
+screen within :data:`AXIAL_TOL` before the fit.
 
 A quick screen ranks the candidates: sticks
 (:func:`~diffpy.crystalnet.simulator.stick_table`, B = 0.5 angstrom^2)
@@ -115,6 +120,13 @@ SEARCHABLE = ("cubic", "hexagonal", "trigonal", "tetragonal", "orthorhombic")
 #: most model evaluations of each profile fit (a right candidate converges
 #: in 20-40; wrong ones would otherwise use the fit's default 200)
 FIT_MAX_NFEV = 60
+
+#: families of the prototypes that the axial scan puts on their own cell
+AXIAL_SCAN_FAMILIES = ("hexagonal", "tetragonal")
+#: largest relative change of c/a tried by the axial scan's screen
+AXIAL_TOL = 0.08
+#: best screened candidates of the axial scan whose c/a is refined
+AXIAL_REFINED = 6
 
 _POSITION_TOL = 1e-4
 
@@ -1113,6 +1125,7 @@ def search_isotypes(
     screen_margin=0.5,
     merge=True,
     cubic_scan=True,
+    axial_scan=True,
     peaks=None,
     library=None,
     timings=None,
@@ -1162,6 +1175,12 @@ def search_isotypes(
         that lines its strongest reflections up with the strongest
         observed peaks (default True), so that a cubic structure type is
         found when indexing fails or prefers another cell.
+    axial_scan : bool, optional
+        Without ``lattices``: scan the hexagonal, trigonal and tetragonal
+        prototypes in the same way (default True): each keeps its own
+        axial ratio, refined within :data:`AXIAL_TOL` by the screen, and
+        is scaled isotropically onto the strongest peaks, so these types
+        are found without indexing (tetragonal cells are not indexed).
     peaks : diffpy.crystalnet.peak_search.PeakList, optional
         The pattern's peaks when already found
         (:func:`~diffpy.crystalnet.peak_search.find_peaks` with its
@@ -1238,7 +1257,8 @@ def search_isotypes(
         index_systems = [s for s in ("cubic",) if s in families]
         if "hexagonal" in families:
             index_systems += ["trigonal", "hexagonal"]
-        if not index_systems:
+        scanned = _scanned_families(cubic_scan, axial_scan)
+        if not index_systems and not families & scanned:
             log.info(
                 "indexing covers cubic and hexagonal cells only; give "
                 "lattices= for %s prototypes",
@@ -1247,11 +1267,12 @@ def search_isotypes(
             return _finish([], timings, clock, 0, 0)
         solutions = []
         try:
-            solutions = index_pattern(
-                peaks,
-                systems=tuple(index_systems),
-                max_solutions=lattice_solutions,
-            )
+            if index_systems:
+                solutions = index_pattern(
+                    peaks,
+                    systems=tuple(index_systems),
+                    max_solutions=lattice_solutions,
+                )
         except IndexingError as exc:
             log.warning("isotype search: indexing failed: %s", exc)
             solutions = []
@@ -1276,8 +1297,14 @@ def search_isotypes(
                     continue
                 for mapping in maps[p.label]:
                     trials.append((p, cell, mapping, info, zero))
-    if lattices is None and cubic_scan:
-        trials += _cubic_scan_trials(screen, peaks, matching, maps)
+    if lattices is None:
+        trials += _scan_trials(
+            screen,
+            peaks,
+            matching,
+            maps,
+            _scanned_families(cubic_scan, axial_scan),
+        )
     if len(trials) > max_candidates:
         log.info(
             "isotype search: screening %d of %d candidates",
@@ -1302,6 +1329,17 @@ def search_isotypes(
     screened.sort(
         key=lambda item: (round(item[0], 9), _merged(item[1], item[3]))
     )
+    if screened and AXIAL_TOL:
+        best = screened[0][0]
+        refine = [
+            item
+            for item in screened[:AXIAL_REFINED]
+            if item[0] <= best + screen_margin * (1.0 - best)
+        ]
+    if screened and AXIAL_TOL and _refine_scanned(screen, refine):
+        screened.sort(
+            key=lambda item: (round(item[0], 9), _merged(item[1], item[3]))
+        )
     # one candidate per computed pattern (symmetry-equivalent or repeated
     # prototypes on the same cell give the same one)
     unique = []
@@ -1430,19 +1468,25 @@ def _same_structure(structure, others, volume_tol=0.05):
     return None
 
 
-def _cubic_scan_trials(screen, peaks, matching, maps):
-    """Trials of cubic prototypes on the cell their own sticks suggest."""
-    from pymatgen.core import Lattice
+def _scan_trials(screen, peaks, matching, maps, families):
+    """Trials of prototypes on their own cells, scaled to the peaks.
 
+    Each prototype of one of ``families`` keeps its axial ratios and is
+    scaled isotropically by the factor that puts its strongest reflections
+    on the strongest observed peaks (:meth:`_Screen.scale_trials`).
+    """
     trials = []
     for p in matching:
-        if p.family != "cubic":
+        if p.family not in families:
             continue
-        a0 = p.lattice[0]
-        # cell edges with 5-60 angstrom^3 per atom
-        lo, hi = ((v * p.n_atoms) ** (1.0 / 3.0) / a0 for v in VOLUME_PER_ATOM)
+        reference = _scaled_cell(p, 1.0)
+        # isotropic scales giving 5-60 angstrom^3 per atom
+        lo, hi = (
+            (v * p.n_atoms / reference.volume) ** (1.0 / 3.0)
+            for v in VOLUME_PER_ATOM
+        )
         for mapping in maps[p.label]:
-            structure = p.structure(mapping, Lattice.cubic(a0))
+            structure = p.structure(mapping, reference)
             try:
                 table = screen.sticks(structure)
             except CrystalNetInputError:
@@ -1450,10 +1494,106 @@ def _cubic_scan_trials(screen, peaks, matching, maps):
             scales = screen.scale_trials(table, peaks, (lo, hi))
             if not scales:
                 continue
-            a = a0 * scales[0]
-            info = dict(origin="prototype scan", a=round(a, 5))
-            trials.append((p, Lattice.cubic(a), mapping, info, 0.0))
+            cell = _scaled_cell(p, scales[0])
+            info = dict(origin="prototype scan", a=round(cell.a, 5))
+            trials.append((p, cell, mapping, info, 0.0))
     return trials
+
+
+def _scaled_cell(prototype, scale):
+    """The prototype's conventional cell scaled isotropically."""
+    from pymatgen.core import Lattice
+
+    a, b, c, alpha, beta, gamma = prototype.lattice
+    if prototype.family == "cubic":
+        return Lattice.cubic(a * scale)
+    if prototype.family == "hexagonal":
+        return Lattice.hexagonal(a * scale, c * scale)
+    if prototype.family == "tetragonal":
+        return Lattice.tetragonal(a * scale, c * scale)
+    return Lattice.orthorhombic(a * scale, b * scale, c * scale)
+
+
+def _refine_axial(screen, p, mapping, cell, zero, tol, rounds=2):
+    """Refine c/a (within ``tol``) and the scale of a cell by the screen.
+
+    Alternates a grid over c at fixed a (steps of 1 % then 0.25 %) with
+    the isotropic strain that screens best.  Returns the cell, its
+    structure, stick table, screening profile and R factor.
+    """
+    from pymatgen.core import Lattice
+
+    def trial(c):
+        lattice = Lattice.from_parameters(cell.a, cell.b, c, *cell.angles)
+        structure = p.structure(mapping, lattice)
+        table = screen.sticks(structure)
+        calc = screen.profile_of(table, zero)
+        return screen.score(calc), c, structure, table, calc
+
+    c_ref = cell.c
+    best = trial(cell.c)
+    for _ in range(rounds):
+        for step, span in ((0.01, tol), (0.0025, 0.01)):
+            centre = best[1]
+            n = int(round(span / step))
+            for k in range(-n, n + 1):
+                c = centre * (1.0 + k * step)
+                if k == 0 or abs(c / c_ref - 1.0) > tol + 1e-9:
+                    continue
+                best = min(best, trial(c), key=lambda item: item[0])
+        strain, _ = screen.best_strain(best[3], zero)
+        cell = Lattice.from_parameters(
+            cell.a * (1.0 + strain),
+            cell.b * (1.0 + strain),
+            best[1] * (1.0 + strain),
+            *cell.angles,
+        )
+        c_ref *= 1.0 + strain
+        best = trial(cell.c)
+    return cell, best[2], best[3], best[4], best[0]
+
+
+def _refine_scanned(screen, items):
+    """Refine c/a of the scanned non-cubic candidates among ``items``."""
+    changed = False
+    for item in items:
+        r, p, structure, mapping, info, zero = item[:6]
+        if info.get("origin") != "prototype scan" or p.family == "cubic":
+            continue
+        try:
+            cell, structure, table, calc, r_new = _refine_axial(
+                screen, p, mapping, structure.lattice, zero, AXIAL_TOL
+            )
+        except CrystalNetInputError:
+            continue
+        if r_new < r:
+            axial = (cell.c / cell.a) / (p.lattice[2] / p.lattice[0])
+            info = dict(
+                info,
+                a=round(cell.a, 5),
+                axial_ratio_change=round(axial - 1.0, 4),
+            )
+            item[:] = [
+                r_new,
+                p,
+                structure,
+                mapping,
+                info,
+                zero,
+                calc,
+                [],
+                table,
+            ]
+            changed = True
+    return changed
+
+
+def _scanned_families(cubic_scan, axial_scan):
+    """Crystal families whose prototypes find their cell by the scan."""
+    families = {"cubic"} if cubic_scan else set()
+    if axial_scan:
+        families |= set(AXIAL_SCAN_FAMILIES)
+    return families
 
 
 def _plain_twin(unique, index, used, window=0.05):
