@@ -66,6 +66,7 @@ __all__ = ["Candidate", "SolveResult", "solve", "lattice_points"]
 VOLUME_PER_ATOM = (5.0, 60.0)
 
 #: profile evaluations of the quick fit that ranks all decoded candidates
+#: (when no Pawley extraction gave the profile)
 QUICK_FIT_NFEV = 8
 
 #: candidates with more symmetry-independent sites are not refined
@@ -879,8 +880,9 @@ def solve(
             inputs.append(
                 (grid, source + suffix, prim, info, [produced], None)
             )
+    profiles = {}  # id(primitive lattice) -> profile from the extraction
     if improve:
-        inputs += _improved_inputs(pattern, lattices, inputs, notes)
+        inputs += _improved_inputs(pattern, lattices, inputs, notes, profiles)
     t = tick("improve", t)
 
     decoded = []
@@ -909,7 +911,7 @@ def solve(
         result, structure = None, dec.structure
         if fit:
             try:
-                result = _fit(structure, pattern, max_nfev=QUICK_FIT_NFEV)
+                result = _quick_fit(structure, pattern, profiles.get(id(prim)))
             except CrystalNetInputError as err:
                 cand_notes.append(f"fit failed: {err.problem}")
         candidates.append(
@@ -1054,8 +1056,12 @@ def _strained(structure, result):
     return structure
 
 
-def _improved_inputs(pattern, lattices, inputs, notes):
-    """Fourier-recycled copies of the densities, one extraction per cell."""
+def _improved_inputs(pattern, lattices, inputs, notes, profiles):
+    """Fourier-recycled copies of the densities, one extraction per cell.
+
+    The profile each extraction refined (zero shift, widths, strain of the
+    cell) is stored in ``profiles`` under ``id(primitive lattice)``.
+    """
     from diffpy.crystalnet.improve import extract_intensities, fourier_recycle
 
     improved = []
@@ -1072,6 +1078,11 @@ def _improved_inputs(pattern, lattices, inputs, notes):
         except CrystalNetInputError as err:
             notes.append(f"density improvement skipped: {err.problem}")
             continue
+        profiles[id(prim)] = {
+            k: extracted.parameters[k]
+            for k in ("zero_shift", "u", "v", "w", "inverse_size", "strain")
+            if extracted.parameters.get(k) is not None
+        }
         for grid, source, _, _, steps, _ in mine:
             try:
                 out = fourier_recycle(grid, prim, extracted)
@@ -1215,16 +1226,31 @@ def _formula_units_possible(volume, atoms_fu):
     ]
 
 
-def _fit(structure, pattern, max_nfev=60, start=None):
+def _fit(structure, pattern, max_nfev=60, start=None, refine=None):
     from diffpy.crystalnet.fit import DEFAULT_REFINE, fit_candidate
 
+    if refine is None:
+        refine = tuple(DEFAULT_REFINE) + ("strain",)
     return fit_candidate(
         structure,
         pattern,
-        refine=tuple(DEFAULT_REFINE) + ("strain",),
+        refine=refine,
         max_nfev=max_nfev,
         start=start,
     )
+
+
+def _quick_fit(structure, pattern, profile=None):
+    """The ranking fit of a decoded candidate.
+
+    With the profile of the cell's Pawley extraction (zero shift, widths,
+    cell strain), only the linear parameters (scales, background) are
+    solved for: one evaluation, a fraction of the cost of a profile fit.
+    Without it, a few evaluations of the full profile fit.
+    """
+    if profile:
+        return _fit(structure, pattern, start=profile, refine=())
+    return _fit(structure, pattern, max_nfev=QUICK_FIT_NFEV)
 
 
 def _neighbour_signature(structure):
