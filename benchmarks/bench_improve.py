@@ -66,27 +66,11 @@ def structures(limit, seed):
 
 
 def lab_pattern(structure, rng):
+    """A lab Cu K-alpha profile (seeded) and the B it was made with."""
+    from diffpy.crystalnet.profiles import random_lab_profile
     from diffpy.crystalnet.simulator import simulate_pattern
 
-    profile = {
-        "u": float(rng.uniform(0.002, 0.02)),
-        "v": float(rng.uniform(-0.006, 0.0)),
-        "w": float(rng.uniform(0.002, 0.006)),
-        "crystallite_size": float(rng.uniform(60, 300)),
-        "microstrain": float(rng.uniform(0, 5e-4)),
-        "kalpha2": True,
-        "zero_shift": float(rng.uniform(-0.03, 0.03)),
-        "background": (
-            float(rng.uniform(100, 400)),
-            float(rng.uniform(-120, 0)),
-            float(rng.uniform(0, 50)),
-        ),
-        "noise": "poisson",
-        "seed": int(rng.integers(2**31)),
-        "intensity_max": float(rng.uniform(5e3, 5e4)),
-        "step": 0.02,
-    }
-    b_iso = float(rng.uniform(0.5, 1.2))
+    profile, b_iso = random_lab_profile(rng)
     pattern = simulate_pattern(
         structure, "CuKa", (10, 110), profile=profile, b_factors=b_iso
     )

@@ -10,9 +10,10 @@ Usage::
         --experimental ../shared/data/experimental [--no-cells]
 
 For each structure a realistic Cu K-alpha lab profile is simulated
-(``lab_pattern`` of ``scripts/solve_benchmark.py``: K-alpha doublet,
-Caglioti widths, crystallite size, microstrain, zero shift, Chebyshev
-background and Poisson noise, seeded), then
+(:func:`diffpy.crystalnet.profiles.random_lab_profile`, as in
+``scripts/solve_benchmark.py``: K-alpha doublet, Caglioti widths,
+crystallite size, microstrain, zero shift, Chebyshev background and
+Poisson noise, seeded), then
 :func:`diffpy.crystalnet.isotypes.search_isotypes` runs with its own
 indexing (the time includes the peak search and indexing) and with the
 true lattice given.  A *hit* is a top-1 candidate that pymatgen's
@@ -353,15 +354,16 @@ def experimental(root, cells=True):
 
 
 def lab_pattern(structure, rng):
-    """The seeded lab profile of ``scripts/solve_benchmark.py``."""
-    import importlib.util
-    from pathlib import Path
+    """A seeded lab Cu K-alpha profile (as ``scripts/solve_benchmark.py``)."""
+    from diffpy.crystalnet.profiles import random_lab_profile
+    from diffpy.crystalnet.simulator import simulate_pattern
 
-    path = Path(__file__).parents[1] / "scripts" / "solve_benchmark.py"
-    spec = importlib.util.spec_from_file_location("solve_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lab_pattern(structure, rng)
+    profile, b_iso = random_lab_profile(rng)
+    pattern = simulate_pattern(
+        structure, "CuKa", (10, 110), profile=profile, b_factors=b_iso
+    )
+    pattern.source = "simulated Cu Ka"
+    return pattern
 
 
 def conventional(structure):

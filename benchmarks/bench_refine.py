@@ -140,29 +140,6 @@ def structures():
     }
 
 
-def lab_profile(rng, noise):
-    """Profile settings of a lab Cu K-alpha scan and an overall B."""
-    profile = {
-        "u": float(rng.uniform(0.002, 0.02)),
-        "v": float(rng.uniform(-0.006, 0.0)),
-        "w": float(rng.uniform(0.002, 0.006)),
-        "crystallite_size": float(rng.uniform(60, 300)),
-        "microstrain": float(rng.uniform(0, 5e-4)),
-        "kalpha2": True,
-        "zero_shift": float(rng.uniform(-0.03, 0.03)),
-        "background": (
-            float(rng.uniform(100, 400)),
-            float(rng.uniform(-120, 0)),
-            float(rng.uniform(0, 50)),
-        ),
-        "noise": "poisson" if noise else None,
-        "seed": int(rng.integers(2**31)),
-        "intensity_max": float(rng.uniform(5e3, 5e4)),
-        "step": 0.02,
-    }
-    return profile, float(rng.uniform(0.5, 1.2))
-
-
 def perturb(structure, rng, cell=0.005, shift=(0.05, 0.1)):
     """A start: cell and free coordinates moved, symmetry kept."""
     from pymatgen.core import Lattice, Structure
@@ -211,11 +188,12 @@ def site_error(reference, structure):
 def run_one(name, structure, noise, cell=0.005, coarse=True):
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+    from diffpy.crystalnet.profiles import random_lab_profile
     from diffpy.crystalnet.refine import refine_structure
     from diffpy.crystalnet.simulator import simulate_pattern
 
     rng = np.random.default_rng(zlib.crc32(name.encode()) + int(noise))
-    profile, b_iso = lab_profile(rng, noise)
+    profile, b_iso = random_lab_profile(rng, "poisson" if noise else None)
     pattern = simulate_pattern(
         structure, "CuKa", (10, 110), profile=profile, b_factors=b_iso
     )

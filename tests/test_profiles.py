@@ -16,6 +16,7 @@ from diffpy.crystalnet.profiles import (
     peak_widths,
     profile_grid,
     pseudo_voigt,
+    random_lab_profile,
     synthesize_profile,
     tch_pseudo_voigt,
 )
@@ -153,3 +154,43 @@ def test_zero_width_is_an_error():
         broaden_sticks(
             np.array([30.0]), np.array([1.0]), np.arange(20, 40, 0.1), {"w": 0}
         )
+
+
+def test_random_lab_profile_draws_within_the_documented_ranges():
+    ranges = {
+        "u": (0.002, 0.02),
+        "v": (-0.006, 0.0),
+        "w": (0.002, 0.006),
+        "crystallite_size": (60, 300),
+        "microstrain": (0, 5e-4),
+        "zero_shift": (-0.03, 0.03),
+        "intensity_max": (5e3, 5e4),
+    }
+    rng = np.random.default_rng(3)
+    draws = [random_lab_profile(rng) for _ in range(200)]
+    for name, (lo, hi) in ranges.items():
+        values = [p[name] for p, _ in draws]
+        assert lo <= min(values) and max(values) <= hi, name
+        # spread over the range, not a constant
+        assert max(values) - min(values) > 0.8 * (hi - lo), name
+    b = np.array([p[1] for p in draws])
+    assert 0.5 <= b.min() and b.max() <= 1.2
+    bg = np.array([p["background"] for p, _ in draws])
+    assert bg.shape == (200, 3)
+    assert np.all(bg >= [100, -120, 0]) and np.all(bg <= [400, 0, 50])
+    profile = draws[0][0]
+    assert profile["kalpha2"] is True and profile["step"] == 0.02
+    assert profile["noise"] == "poisson"
+    assert 0 <= profile["seed"] < 2**31
+    assert as_profile(profile).kalpha2  # valid Profile settings
+
+
+def test_random_lab_profile_is_reproducible_and_noise_independent():
+    first = random_lab_profile(np.random.default_rng(11))
+    again = random_lab_profile(np.random.default_rng(11))
+    other = random_lab_profile(np.random.default_rng(12))
+    assert first == again
+    assert first != other
+    quiet, b_quiet = random_lab_profile(np.random.default_rng(11), None)
+    assert quiet["noise"] is None
+    assert {**quiet, "noise": "poisson"} == first[0] and b_quiet == first[1]

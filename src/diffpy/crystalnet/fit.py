@@ -139,6 +139,47 @@ def chebyshev_basis(x, terms):
     return np.column_stack(cols) if cols else np.zeros((len(t), 0))
 
 
+def _check_profile_pattern(pattern, what="the fit"):
+    """Check that ``pattern`` is a measured profile with a wavelength.
+
+    Parameters
+    ----------
+    pattern : Pattern
+        The observed pattern.
+    what : str, optional
+        What needs it, the subject of the error messages (``"the fit"``,
+        ``"the refinement"``, ...).
+
+    Returns
+    -------
+    str
+        The pattern's source, or ``"pattern"``: where later errors about
+        it happened.
+
+    Raises
+    ------
+    CrystalNetInputError
+        For something that is not a pattern, sticks instead of a profile,
+        or a pattern without wavelength.
+    """
+    if not hasattr(pattern, "kind") or not hasattr(pattern, "intensity"):
+        raise CrystalNetInputError(
+            "expected a diffpy.crystalnet Pattern (load_pattern), not "
+            f"{type(pattern).__name__}",
+            "pattern",
+        )
+    where = getattr(pattern, "source", None) or "pattern"
+    if pattern.kind != "profile":
+        raise CrystalNetInputError(
+            f"{what} needs a measured profile, not sticks", where
+        )
+    if pattern.wavelength is None:
+        raise CrystalNetInputError(
+            f"{what} needs the wavelength of the pattern", where
+        )
+    return where
+
+
 def _weights(pattern, y):
     if pattern.sigma is not None:
         sigma = np.asarray(pattern.sigma, dtype=float)
@@ -292,15 +333,7 @@ def fit_candidate(
     """
     from scipy.optimize import least_squares
 
-    where = pattern.source or "pattern"
-    if pattern.kind != "profile":
-        raise CrystalNetInputError(
-            "the fit needs a measured profile, not sticks", where
-        )
-    if pattern.wavelength is None:
-        raise CrystalNetInputError(
-            "the fit needs the wavelength of the pattern", where
-        )
+    _check_profile_pattern(pattern, "the fit")
     unknown = sorted(set(refine) - set(_NONLINEAR))
     if unknown:
         raise CrystalNetInputError(

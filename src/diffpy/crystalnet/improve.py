@@ -619,23 +619,16 @@ def _extract(
     """The body of :func:`extract_intensities`."""
     from scipy.optimize import least_squares
 
-    from diffpy.crystalnet.fit import _lines, _weights, chebyshev_basis
+    from diffpy.crystalnet.fit import (
+        _check_profile_pattern,
+        _lines,
+        _weights,
+        chebyshev_basis,
+    )
     from diffpy.crystalnet.simulator import enumerate_reflections
     from diffpy.crystalnet.solve import lattice_points
 
-    where = getattr(pattern, "source", None) or "pattern"
-    if not hasattr(pattern, "kind") or not hasattr(pattern, "intensity"):
-        raise CrystalNetInputError(
-            f"expected a Pattern, not {type(pattern).__name__}", "pattern"
-        )
-    if pattern.kind != "profile":
-        raise CrystalNetInputError(
-            "the decomposition needs a measured profile, not sticks", where
-        )
-    if pattern.wavelength is None:
-        raise CrystalNetInputError(
-            "the decomposition needs the wavelength of the pattern", where
-        )
+    where = _check_profile_pattern(pattern, "the decomposition")
     matrix = _check_lattice(lattice)
     points = lattice_points(centring)
     unknown = sorted(set(refine) - set(_NONLINEAR))

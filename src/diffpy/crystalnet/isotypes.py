@@ -1059,26 +1059,6 @@ class _Screen:
         return math.sqrt(float(np.sum(self.w * resid * resid)) / self.norm)
 
 
-def _check_pattern(pattern):
-    from diffpy.crystalnet.patterns import Pattern
-
-    if not isinstance(pattern, Pattern):
-        raise CrystalNetInputError(
-            "expected a diffpy.crystalnet Pattern (load_pattern), not "
-            f"{type(pattern).__name__}",
-            "pattern",
-        )
-    where = pattern.source or "pattern"
-    if pattern.kind != "profile":
-        raise CrystalNetInputError(
-            "isotype search needs a measured profile, not sticks", where
-        )
-    if pattern.wavelength is None:
-        raise CrystalNetInputError(
-            "isotype search needs the wavelength of the pattern", where
-        )
-
-
 def _check_systems(systems):
     from diffpy.crystalnet.sources import CRYSTAL_SYSTEMS
 
@@ -1218,11 +1198,12 @@ def search_isotypes(
     >>> best.prototype, best.name  # doctest: +SKIP
     ('AB_cF8_225_a_b', 'Halite, Rock Salt')
     """
+    from diffpy.crystalnet.fit import _check_profile_pattern
     from diffpy.crystalnet.indexing import IndexingError, index_pattern
     from diffpy.crystalnet.peak_search import find_peaks
 
     clock = {"index": 0.0, "screen": 0.0, "fit": 0.0}
-    _check_pattern(pattern)
+    _check_profile_pattern(pattern, "isotype search")
     top = _positive_int(top, "top")
     max_candidates = _positive_int(max_candidates, "max_candidates")
     n_fit = top if n_fit is None else _positive_int(n_fit, "n_fit")

@@ -1232,25 +1232,14 @@ def refine_structure(
     """
     from diffpy.crystalnet.fit import (
         FitResult,
+        _check_profile_pattern,
         _lines,
         _weights,
         chebyshev_basis,
     )
     from diffpy.crystalnet.structures import _pymatgen_structure
 
-    where = getattr(pattern, "source", None) or "pattern"
-    if not hasattr(pattern, "kind") or not hasattr(pattern, "intensity"):
-        raise CrystalNetInputError(
-            f"expected a Pattern, not {type(pattern).__name__}", "pattern"
-        )
-    if pattern.kind != "profile":
-        raise CrystalNetInputError(
-            "the refinement needs a measured profile, not sticks", where
-        )
-    if pattern.wavelength is None:
-        raise CrystalNetInputError(
-            "the refinement needs the wavelength of the pattern", where
-        )
+    where = _check_profile_pattern(pattern, "the refinement")
     if isinstance(refine, str):
         refine = (refine,)
     unknown = sorted(set(refine) - set(DEFAULT_REFINE))
