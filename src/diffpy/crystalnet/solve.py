@@ -818,16 +818,11 @@ def solve(
             )
         lattices = fitting
     lattices = lattices[: max(1, int(lattice_solutions))]
-    # the cells the isotype search puts prototypes on (indexing solutions
-    # carry their zero shift)
-    iso_lattices = [
-        (
-            trials[0][0]
-            if info["origin"] == "given"
-            else solutions[info["indexing_rank"] - 1]
-        )
-        for _, info in lattices
-    ]
+    # the cells the isotype search puts prototypes on: the given one, or
+    # (None) its own indexing of the systems its prototypes need plus its
+    # scans of every prototype on the cell its strong reflections suggest,
+    # which find types the indexing misses (tetragonal, failed indexing)
+    iso_lattices = [trials[0][0]] if lattice is not None else None
     lattice_info = dict(lattices[0][1])
     if len(lattices) > 1:
         lattice_info["also_tried"] = [info for _, info in lattices[1:]]
