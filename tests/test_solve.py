@@ -324,3 +324,25 @@ def test_improvement_recycles_a_damaged_density(truth):
             PATTERN, "Zr3Sb4Pt3", refine=False, improve=False, **kwargs
         )
     assert all("improve" not in c.steps for c in plain)
+
+
+def test_keep_writes_the_best_candidates_only(truth, tmp_path):
+    from diffpy.crystalnet.report import write_outputs
+
+    grids = [cmed(truth, n=50), np.roll(cmed(truth, n=50), 7, axis=0)]
+    result = solve(
+        PATTERN,
+        "Zr3Sb4Pt3",
+        lattice="a=9.33",
+        densities=grids + [cmed(truth, n=50) ** 0.5],
+        improve=False,
+        refine=False,
+        dedupe=False,
+    )
+    assert len(result) >= 2
+    write_outputs(result, tmp_path / "o", plot=False, keep=1)
+    names = {p.name for p in (tmp_path / "o").iterdir()}
+    assert "candidate-01.cif" in names and "candidate-02.cif" not in names
+    data = json.loads((tmp_path / "o" / "candidates.json").read_text())
+    assert len(data["candidates"]) == len(result)
+    assert data["candidates"][1]["files"] == {}

@@ -181,7 +181,9 @@ def _summary(result, files):
     )
 
 
-def write_outputs(result, out_dir, force=False, densities=True, plot=True):
+def write_outputs(
+    result, out_dir, force=False, densities=True, plot=True, keep=None
+):
     """Write every output of a solution into a folder.
 
     Parameters
@@ -196,6 +198,9 @@ def write_outputs(result, out_dir, force=False, densities=True, plot=True):
         Write CHGCAR and cube files of the densities (default).
     plot : bool, optional
         Draw ``report.png`` (default).
+    keep : int, optional
+        Write the CIF and density files of the best ``keep`` candidates
+        only (default: all); ``candidates.json`` lists every candidate.
 
     Returns
     -------
@@ -224,6 +229,8 @@ def write_outputs(result, out_dir, force=False, densities=True, plot=True):
     try:
         files = {}
         for rank, cand in enumerate(result, 1):
+            if keep is not None and rank > keep:
+                break
             stem = f"candidate-{rank:02d}"
             entry = {"cif": f"{stem}.cif"}
             cand.write_cif(tmp / entry["cif"])

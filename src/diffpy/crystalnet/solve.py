@@ -611,7 +611,7 @@ def solve(
     refine=True,
     refine_top=2,
     isotype_top=5,
-    fit_top=8,
+    fit_top=6,
     precision="auto",
 ):
     """Solve a structure from a powder pattern with CrystalNet.
@@ -677,7 +677,7 @@ def solve(
     fit_top : int, optional
         Every decoded candidate gets a quick profile fit (a few
         evaluations) that ranks them; the best ``fit_top`` distinct ones
-        (default 8) are then fitted to convergence.
+        (default 6) are then fitted to convergence.
     precision : {"auto", "float32", "bfloat16"}, optional
         Arithmetic of the network's point queries (see
         :meth:`~diffpy.crystalnet.model.CrystalNet.predict_grid`); ``auto``

@@ -66,6 +66,14 @@ from diffpy.crystalnet.errors import CrystalNetInputError
     "--no-densities", is_flag=True, help="Skip CHGCAR and cube files."
 )
 @click.option(
+    "--keep",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Write CIF and density files for the best N candidates "
+    "(candidates.json lists all).",
+)
+@click.option(
     "--precision",
     type=click.Choice(["auto", "float32", "bfloat16"]),
     default="auto",
@@ -110,6 +118,8 @@ def solve(**opts):
         raise CrystalNetInputError(
             "give --lattice or --cell, not both", "cell"
         )
+    if opts["keep"] < 1:
+        raise CrystalNetInputError("must be at least 1", "--keep")
     if opts["refine_top"] < 0:
         raise CrystalNetInputError("must not be negative", "--refine-top")
     for name in ("samples", "lattice_solutions"):
@@ -149,7 +159,11 @@ def solve(**opts):
                 f"{error.source}: {error.problem}", pattern
             ) from None
     written = write_outputs(
-        result, out, force=opts["force"], densities=not opts["no_densities"]
+        result,
+        out,
+        force=opts["force"],
+        densities=not opts["no_densities"],
+        keep=opts["keep"],
     )
     lat = result.provenance.get("lattice", {})
     origin = lat.get("origin", "?")
