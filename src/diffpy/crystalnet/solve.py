@@ -49,6 +49,8 @@ candidate): a composition the cell cannot hold with sensible atomic volumes
 impossible interatomic distances, decoding failures.
 """
 
+import contextlib
+import functools
 import hashlib
 import os
 import time
@@ -1176,16 +1178,17 @@ def _refine_candidates(candidates, pattern, top, max_sites=REFINE_MAX_SITES):
             )
             continue
         try:
-            ref = refine_structure(
-                cand.structure,
-                pattern,
-                symprec=min(cand.symprec or 0.01, 0.01),
-                # the structure already carries the fit's strain
-                start=dict(cand.fit.parameters, strain=0.0),
-                # the fit already refined the cell (isotropic strain): the
-                # coarse cell search is not needed and costs most of the time
-                coarse=False,
-            )
+            with _one_blas_thread():
+                ref = refine_structure(
+                    cand.structure,
+                    pattern,
+                    symprec=min(cand.symprec or 0.01, 0.01),
+                    # the structure already carries the fit's strain
+                    start=dict(cand.fit.parameters, strain=0.0),
+                    # the fit already refined the cell (isotropic strain):
+                    # the coarse cell search (most of the time) is not needed
+                    coarse=False,
+                )
         except (CrystalNetInputError, np.linalg.LinAlgError) as err:
             problem = getattr(err, "problem", str(err))
             cand.warnings.append(f"refinement failed: {problem}")
@@ -1226,13 +1229,36 @@ def _fit(structure, pattern, max_nfev=60, start=None, refine=None):
 
     if refine is None:
         refine = tuple(DEFAULT_REFINE) + ("strain",)
-    return fit_candidate(
-        structure,
-        pattern,
-        refine=refine,
-        max_nfev=max_nfev,
-        start=start,
-    )
+    with _one_blas_thread():
+        return fit_candidate(
+            structure,
+            pattern,
+            refine=refine,
+            max_nfev=max_nfev,
+            start=start,
+        )
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a requirement, but optional
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """One BLAS thread for the small dense problems of fits.
+
+    Measured on a shared 2-core machine: several BLAS threads made these
+    least-squares problems slower, never faster (they compete for the
+    cores with torch and with each other).
+    """
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
 
 
 def _quick_fit(structure, pattern, profile=None):
