@@ -677,9 +677,11 @@ def solve(
     isotype_top : int, optional
         Isotypic candidates kept (default 5).
     fit_top : int, optional
-        Every decoded candidate gets a quick profile fit (a few
-        evaluations) that ranks them; the best ``fit_top`` distinct ones
-        (default 6) are then fitted to convergence.
+        Every decoded candidate gets a quick fit that ranks them (scales
+        and background only, with the profile of the cell's Pawley
+        extraction; without ``improve``, a few evaluations of the profile
+        fit); the best ``fit_top`` distinct ones (default 6) are then
+        fitted to convergence.
     precision : {"auto", "float32", "bfloat16"}, optional
         Arithmetic of the network's point queries (see
         :meth:`~diffpy.crystalnet.model.CrystalNet.predict_grid`); ``auto``
