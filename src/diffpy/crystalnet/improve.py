@@ -28,7 +28,6 @@ numpy's forward FFT having the same (negative) sign as the structure
 factor, so :math:`F(000)` is the number of electrons in the cell.
 """
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -571,7 +570,9 @@ def extract_intensities(
     >>> ex.rwp < 0.05
     True
     """
-    with _blas_threads(1):
+    from diffpy.crystalnet.threads import one_blas_thread
+
+    with one_blas_thread():
         return _extract(
             pattern,
             lattice,
@@ -587,18 +588,6 @@ def extract_intensities(
             cutoff,
             fit_overlap,
         )
-
-
-def _blas_threads(n):
-    """Limit BLAS threads (small dense problems; contention otherwise).
-
-    Uses ``threadpoolctl`` when installed; a no-op without it.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
-    return threadpool_limits(n, user_api="blas")
 
 
 def _extract(

@@ -49,8 +49,6 @@ candidate): a composition the cell cannot hold with sensible atomic volumes
 impossible interatomic distances, decoding failures.
 """
 
-import contextlib
-import functools
 import hashlib
 import os
 import time
@@ -61,6 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.threads import one_blas_thread
 
 __all__ = ["Candidate", "SolveResult", "solve", "lattice_points"]
 
@@ -1180,7 +1179,7 @@ def _refine_candidates(candidates, pattern, top, max_sites=REFINE_MAX_SITES):
             )
             continue
         try:
-            with _one_blas_thread():
+            with one_blas_thread():
                 ref = refine_structure(
                     cand.structure,
                     pattern,
@@ -1231,7 +1230,7 @@ def _fit(structure, pattern, max_nfev=60, start=None, refine=None):
 
     if refine is None:
         refine = tuple(DEFAULT_REFINE) + ("strain",)
-    with _one_blas_thread():
+    with one_blas_thread():
         return fit_candidate(
             structure,
             pattern,
@@ -1239,28 +1238,6 @@ def _fit(structure, pattern, max_nfev=60, start=None, refine=None):
             max_nfev=max_nfev,
             start=start,
         )
-
-
-@functools.lru_cache(maxsize=None)
-def _blas_controller():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - a requirement, but optional
-        return None
-    return ThreadpoolController()
-
-
-def _one_blas_thread():
-    """One BLAS thread for the small dense problems of fits.
-
-    Measured on a shared 2-core machine: several BLAS threads made these
-    least-squares problems slower, never faster (they compete for the
-    cores with torch and with each other).
-    """
-    controller = _blas_controller()
-    if controller is None:  # pragma: no cover
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
 
 
 def _quick_fit(structure, pattern, profile=None):
