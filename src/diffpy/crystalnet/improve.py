@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.threads import with_one_blas_thread
 
 __all__ = [
     "ExtractedIntensities",
@@ -468,6 +469,7 @@ def _nnls_quadratic(s, r):
     return x / dg
 
 
+@with_one_blas_thread
 def extract_intensities(
     pattern,
     lattice,
@@ -570,42 +572,6 @@ def extract_intensities(
     >>> ex.rwp < 0.05
     True
     """
-    from diffpy.crystalnet.threads import one_blas_thread
-
-    with one_blas_thread():
-        return _extract(
-            pattern,
-            lattice,
-            centring,
-            profile,
-            d_min,
-            max_nfev,
-            cycles,
-            refine,
-            background_terms,
-            kalpha2,
-            overlap,
-            cutoff,
-            fit_overlap,
-        )
-
-
-def _extract(
-    pattern,
-    lattice,
-    centring,
-    profile,
-    d_min,
-    max_nfev,
-    cycles,
-    refine,
-    background_terms,
-    kalpha2,
-    overlap,
-    cutoff,
-    fit_overlap,
-):
-    """The body of :func:`extract_intensities`."""
     from scipy.optimize import least_squares
 
     from diffpy.crystalnet.fit import (

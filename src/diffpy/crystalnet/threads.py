@@ -11,7 +11,7 @@ the limit is a no-op.
 import contextlib
 import functools
 
-__all__ = ["one_blas_thread"]
+__all__ = ["one_blas_thread", "with_one_blas_thread"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -38,6 +38,28 @@ def one_blas_thread():
     if controller is None:  # pragma: no cover
         return contextlib.nullcontext()
     return controller.limit(limits=1, user_api="blas")
+
+
+def with_one_blas_thread(func):
+    """Decorate a function to run in :func:`one_blas_thread`.
+
+    Parameters
+    ----------
+    func : callable
+        The function.
+
+    Returns
+    -------
+    callable
+        The wrapped function (name and docstring kept).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with one_blas_thread():
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 # End of file
