@@ -15,12 +15,12 @@ import time
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.cells import cmed_cell
-from diffpy.crystalnet.density import (
+from diffpy.crystalnet.density.cmed import (
     DEFAULT_B_ISO,
     cmed,
     form_factor_coefficients,
 )
+from diffpy.crystalnet.physics.cells import cmed_cell
 
 
 def structures():

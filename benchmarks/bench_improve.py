@@ -1,7 +1,8 @@
 """Intensity extraction and Fourier recycling on simulated lab patterns.
 
 Structures: cubic and trigonal AFLOW prototypes bundled with pymatgen
-(``diffpy.crystalnet.sources.from_prototypes``), shuffled with ``--seed``.
+(``diffpy.crystalnet.datasets.sources.from_prototypes``), shuffled with
+``--seed``.
 Each gets a realistic Cu K-alpha lab profile (10-110 deg, K-alpha1 +
 K-alpha2, Caglioti widths, size and strain broadening, zero shift,
 Chebyshev background, Poisson noise, B = 0.5-1.2 angstrom^2; the recipe of
@@ -55,7 +56,7 @@ DAMAGES = (
 
 
 def structures(limit, seed):
-    from diffpy.crystalnet.sources import from_prototypes
+    from diffpy.crystalnet.datasets.sources import from_prototypes
 
     records = list(
         from_prototypes(systems=("cubic", "trigonal"), max_atoms=16)
@@ -67,8 +68,8 @@ def structures(limit, seed):
 
 def lab_pattern(structure, rng):
     """A lab Cu K-alpha profile (seeded) and the B it was made with."""
-    from diffpy.crystalnet.profiles import random_lab_profile
-    from diffpy.crystalnet.simulator import simulate_pattern
+    from diffpy.crystalnet.physics.profiles import random_lab_profile
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
 
     profile, b_iso = random_lab_profile(rng)
     pattern = simulate_pattern(
@@ -85,7 +86,7 @@ def mate(a):
 def damage(kind, truth, prim, n, rng):
     from scipy.ndimage import gaussian_filter
 
-    from diffpy.crystalnet.density import cmed
+    from diffpy.crystalnet.density.cmed import cmed
 
     if kind.startswith("phase"):
         deg = float(kind[5:7])
@@ -115,7 +116,10 @@ def corr(a, b):
 
 
 def true_group_f2(prim, ex, b_iso):
-    from diffpy.crystalnet.simulator import _scatterers, _structure_factor_sq
+    from diffpy.crystalnet.physics.simulator import (
+        _scatterers,
+        _structure_factor_sq,
+    )
 
     sc = _scatterers(prim, "benchmark")
     d = ex.d / (1.0 + ex.parameters["strain"])
@@ -129,7 +133,7 @@ def decodes(grid, prim, structure):
     """Whether the decoded density matches the structure."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from diffpy.crystalnet.decode import decode_density
+    from diffpy.crystalnet.density.decode import decode_density
     from diffpy.crystalnet.errors import CrystalNetInputError
 
     try:
@@ -143,7 +147,7 @@ def decodes(grid, prim, structure):
 
 
 def network_density(net, pattern, prim, n, sample):
-    from diffpy.crystalnet.composition import composition_vector
+    from diffpy.crystalnet.physics.composition import composition_vector
 
     mi = pattern.to_model_input()
     grids = net.predict_grid(
@@ -158,9 +162,12 @@ def network_density(net, pattern, prim, n, sample):
 
 
 def run(args):
-    from diffpy.crystalnet.cells import cmed_cell
-    from diffpy.crystalnet.density import DEFAULT_B_ISO, cmed
-    from diffpy.crystalnet.improve import extract_intensities, fourier_recycle
+    from diffpy.crystalnet.density.cmed import DEFAULT_B_ISO, cmed
+    from diffpy.crystalnet.physics.cells import cmed_cell
+    from diffpy.crystalnet.refine.improve import (
+        extract_intensities,
+        fourier_recycle,
+    )
 
     rng = np.random.default_rng(args.seed)
     damages = list(DAMAGES)
@@ -168,7 +175,7 @@ def run(args):
     if args.network:
         import torch
 
-        from diffpy.crystalnet.checkpoint import load_model
+        from diffpy.crystalnet.model.checkpoint import load_model
 
         torch.set_num_threads(1)
         net = load_model(None)

@@ -1,7 +1,8 @@
 """Success rate and speed of powder indexing on simulated lab patterns.
 
 Structures: the cubic and trigonal AFLOW prototypes bundled with pymatgen
-(``diffpy.crystalnet.sources.from_prototypes``), optionally decorated with
+(``diffpy.crystalnet.datasets.sources.from_prototypes``), optionally decorated
+with
 other elements (``--decorate``).  Each is simulated as a lab profile
 (pseudo-Voigt TCH peaks, K-alpha1 + K-alpha2, Chebyshev background,
 Poisson noise, a random zero shift of up to +-0.05 deg) at Cu K-alpha over
@@ -55,13 +56,13 @@ def is_right(sol, ref, rtol):
 
 
 def structures(limit, decorate, seed):
-    from diffpy.crystalnet.sources import from_prototypes
+    from diffpy.crystalnet.datasets.sources import from_prototypes
 
     records = list(
         from_prototypes(systems=("cubic", "trigonal"), max_atoms=20)
     )
     if decorate:
-        from diffpy.crystalnet.decorate import decorate_records
+        from diffpy.crystalnet.datasets.decorate import decorate_records
 
         records = list(decorate_records(records, n_per_parent=1, seed=seed))
     rng = np.random.default_rng(seed)
@@ -71,7 +72,7 @@ def structures(limit, decorate, seed):
 
 def run(args):
     from diffpy.crystalnet import simulate_pattern
-    from diffpy.crystalnet.indexing import IndexingError, index_pattern
+    from diffpy.crystalnet.index.indexing import IndexingError, index_pattern
 
     rng = np.random.default_rng(args.seed)
     setups = {"CuKa 10-90": ("CuKa", (10, 90)), "MoKa 5-60": ("MoKa", (5, 60))}
@@ -136,7 +137,7 @@ def run(args):
 
 def measured(items):
     from diffpy.crystalnet import load_pattern
-    from diffpy.crystalnet.indexing import IndexingError, index_pattern
+    from diffpy.crystalnet.index.indexing import IndexingError, index_pattern
 
     for item in items:
         path, _, wl = item.rpartition(":")

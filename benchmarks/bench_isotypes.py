@@ -10,11 +10,11 @@ Usage::
         --experimental ../shared/data/experimental [--no-cells]
 
 For each structure a realistic Cu K-alpha lab profile is simulated
-(:func:`diffpy.crystalnet.profiles.random_lab_profile`, as in
+(:func:`diffpy.crystalnet.physics.profiles.random_lab_profile`, as in
 ``scripts/solve_benchmark.py``: K-alpha doublet, Caglioti widths,
 crystallite size, microstrain, zero shift, Chebyshev background and
 Poisson noise, seeded), then
-:func:`diffpy.crystalnet.isotypes.search_isotypes` runs with its own
+:func:`diffpy.crystalnet.isotypes.search.search_isotypes` runs with its own
 indexing (the time includes the peak search and indexing) and with the
 true lattice given.  A *hit* is a top-1 candidate that pymatgen's
 ``StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)`` matches to the
@@ -318,7 +318,7 @@ def experimental(root, cells=True):
     from pymatgen.core import Structure
 
     from diffpy.crystalnet import load_pattern
-    from diffpy.crystalnet.isotypes import search_isotypes
+    from diffpy.crystalnet.isotypes.search import search_isotypes
 
     references = textbook_references()
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
@@ -355,8 +355,8 @@ def experimental(root, cells=True):
 
 def lab_pattern(structure, rng):
     """A seeded lab Cu K-alpha profile (as ``scripts/solve_benchmark.py``)."""
-    from diffpy.crystalnet.profiles import random_lab_profile
-    from diffpy.crystalnet.simulator import simulate_pattern
+    from diffpy.crystalnet.physics.profiles import random_lab_profile
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
 
     profile, b_iso = random_lab_profile(rng)
     pattern = simulate_pattern(
@@ -375,7 +375,7 @@ def conventional(structure):
 def run(cases, reference, seed):
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from diffpy.crystalnet.isotypes import search_isotypes
+    from diffpy.crystalnet.isotypes.search import search_isotypes
 
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
     rng = np.random.default_rng(seed)

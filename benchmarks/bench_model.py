@@ -33,8 +33,13 @@ import time
 import numpy as np
 import torch
 
-from diffpy.crystalnet.losses import crystalnet_loss
-from diffpy.crystalnet.model import N_BINS, N_ELEMENTS, PRESETS, CrystalNet
+from diffpy.crystalnet.model.losses import crystalnet_loss
+from diffpy.crystalnet.model.network import (
+    N_BINS,
+    N_ELEMENTS,
+    PRESETS,
+    CrystalNet,
+)
 
 
 def batch(b, p, seed=0):
@@ -64,7 +69,7 @@ def matmul_gflops(n=2048, repeats=10):
 
 def reference_forward(model, pattern, composition, points):
     """The published data flow: FiLM MLPs evaluated for every point."""
-    from diffpy.crystalnet.losses import gaussian_kl
+    from diffpy.crystalnet.model.losses import gaussian_kl
 
     enc = model.encode(pattern, composition)
     b, p, _ = points.shape
@@ -231,7 +236,7 @@ def main():
                 f"({grid.size / seconds:,.0f} points/s)"
             )
         # bfloat16 autocast of the point queries against float32, same run
-        from diffpy.crystalnet.model import native_bfloat16
+        from diffpy.crystalnet.model.network import native_bfloat16
 
         start = time.perf_counter()
         fast = model.predict_grid(

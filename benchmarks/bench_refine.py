@@ -1,4 +1,4 @@
-"""Benchmark of the Rietveld refinement (diffpy.crystalnet.refine).
+"""Benchmark of the Rietveld refinement (diffpy.crystalnet.refine.rietveld).
 
 For 11 structures with free parameters (cubic to monoclinic, 4-56 atoms in
 the conventional cell), a Cu K-alpha lab profile 10-110 degrees (random
@@ -17,10 +17,10 @@ Then, for one structure, the cost of one Jacobian of the refinement
 (analytic + forward differences on fixed windows, symmetry-reduced
 reflections) against the same Jacobian from forward differences only, and
 against a torch forward-mode autograd Jacobian of
-:class:`~diffpy.crystalnet.simulator_torch.PowderModel` over its
+:class:`~diffpy.crystalnet.physics.simulator_torch.PowderModel` over its
 unconstrained parameters (coordinates, cell, B, profile), measured in the
 same run; and the consistency of the refinement's profile with
-:func:`~diffpy.crystalnet.simulator.simulate_pattern` at the true
+:func:`~diffpy.crystalnet.physics.simulator.simulate_pattern` at the true
 parameters (Rwp of the model with nothing refined but the scales and
 background).
 
@@ -144,7 +144,11 @@ def perturb(structure, rng, cell=0.005, shift=(0.05, 0.1)):
     """A start: cell and free coordinates moved, symmetry kept."""
     from pymatgen.core import Lattice, Structure
 
-    from diffpy.crystalnet.refine import _cell_from, _lattice_mode, _Symmetry
+    from diffpy.crystalnet.refine.rietveld import (
+        _cell_from,
+        _lattice_mode,
+        _Symmetry,
+    )
 
     sym = _Symmetry(structure, 0.01, "benchmark")
     conv = sym.structure
@@ -188,9 +192,9 @@ def site_error(reference, structure):
 def run_one(name, structure, noise, cell=0.005, coarse=True):
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from diffpy.crystalnet.profiles import random_lab_profile
-    from diffpy.crystalnet.refine import refine_structure
-    from diffpy.crystalnet.simulator import simulate_pattern
+    from diffpy.crystalnet.physics.profiles import random_lab_profile
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
+    from diffpy.crystalnet.refine.rietveld import refine_structure
 
     rng = np.random.default_rng(zlib.crc32(name.encode()) + int(noise))
     profile, b_iso = random_lab_profile(rng, "poisson" if noise else None)
@@ -264,16 +268,20 @@ def jacobian_comparison(structure):
     """Time one Jacobian three ways; check the model against simulate."""
     import torch
 
-    from diffpy.crystalnet.fit import _lines, _weights, chebyshev_basis
-    from diffpy.crystalnet.refine import (
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
+    from diffpy.crystalnet.physics.simulator_torch import PowderModel
+    from diffpy.crystalnet.refine.kernel import (
+        chebyshev_basis,
+        kalpha_lines,
+        profile_weights,
+    )
+    from diffpy.crystalnet.refine.rietveld import (
         DEFAULT_REFINE,
         _Model,
         _solve_linear,
         _Symmetry,
         refine_structure,
     )
-    from diffpy.crystalnet.simulator import simulate_pattern
-    from diffpy.crystalnet.simulator_torch import PowderModel
 
     torch.set_num_threads(1)
     profile = dict(
@@ -292,14 +300,14 @@ def jacobian_comparison(structure):
         structure, "CuKa", (10, 110), profile=profile, b_factors=0.8
     )
     x, y = pattern.two_theta, pattern.intensity
-    sigma, _ = _weights(pattern, y)
+    sigma, _ = profile_weights(pattern, y)
     sym = _Symmetry(structure, 0.01, "benchmark")
     model = _Model(
         sym,
         x,
         y,
         sigma,
-        _lines(pattern.wavelength, "auto")[0],
+        kalpha_lines(pattern.wavelength, "auto")[0],
         chebyshev_basis(x, 6),
         {},
         DEFAULT_REFINE,

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.analysis.diffraction.xrd import XRDCalculator
 
-from diffpy.crystalnet.simulator import simulate_pattern
+from diffpy.crystalnet.physics.simulator import simulate_pattern
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from validate_simulator import (  # noqa: E402
@@ -121,7 +121,7 @@ def main(argv=None):
     try:
         import torch
 
-        from diffpy.crystalnet.simulator_torch import PowderModel
+        from diffpy.crystalnet.physics.simulator_torch import PowderModel
     except ImportError:  # pragma: no cover
         print("torch not available: torch timings skipped")
     else:

@@ -14,16 +14,16 @@ Measures, on this machine and in this run:
   share of the matmul rate (FLOPs counted by torch's FlopCounterMode);
 * data-loader milliseconds per item with augmentation (from ``--data``),
   and the lab augmentation against the reference path it replaces (a fine
-  0.01-deg profile built with :func:`~diffpy.crystalnet.profiles.
-  broaden_sticks` then binned by :func:`~diffpy.crystalnet.model_input.
+  0.01-deg profile built with :func:`~diffpy.crystalnet.physics.profiles.
+  broaden_sticks` then binned by :func:`~diffpy.crystalnet.physics.model_input.
   pattern_to_model_input`);
 * inference time of one 50^3 grid;
 * peak resident memory of CPU training with the ``cpu`` preset (child
   process, 3 steps; goal <= 8 GB) at the default batch and at the paper's
   128 x 1000;
 * evaluation seconds per crystal: 5 samples x 24 rotations scoring
-  (vectorised) against the loop over :func:`~diffpy.crystalnet.metrics.
-  best_over_rotations`, and a full :func:`~diffpy.crystalnet.evaluate.
+  (vectorised) against the loop over :func:`~diffpy.crystalnet.model.metrics.
+  best_over_rotations`, and a full :func:`~diffpy.crystalnet.model.evaluate.
   evaluate` per crystal.
 
 ``os.getloadavg()`` is printed with the results: other jobs on a shared
@@ -86,7 +86,7 @@ def synthetic_batch(batch, points, seed=0):
 
 
 def training_step_fn(model, optimizer, b):
-    from diffpy.crystalnet.losses import crystalnet_loss
+    from diffpy.crystalnet.model.losses import crystalnet_loss
 
     transform = model.target_transform()
 
@@ -104,7 +104,7 @@ def bench_training(batch=32, points=512):
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from diffpy.crystalnet.model import CrystalNet
+    from diffpy.crystalnet.model.network import CrystalNet
 
     torch.manual_seed(0)
     model = CrystalNet("cpu").train()
@@ -127,7 +127,7 @@ def bench_training(batch=32, points=512):
 def bench_inference(n=50):
     import torch
 
-    from diffpy.crystalnet.model import CrystalNet
+    from diffpy.crystalnet.model.network import CrystalNet
 
     torch.manual_seed(0)
     model = CrystalNet("cpu").eval()
@@ -144,15 +144,15 @@ def bench_inference(n=50):
 
 
 def bench_loader(data, items=200):
-    from diffpy.crystalnet.augment import (
+    from diffpy.crystalnet.datasets.augment import (
         CompositionPrior,
         PatternAugmenter,
         lab_augment,
     )
-    from diffpy.crystalnet.cmed_dataset import CMEDDataset
-    from diffpy.crystalnet.model_input import pattern_to_model_input
-    from diffpy.crystalnet.patterns import Pattern
-    from diffpy.crystalnet.profiles import Profile, broaden_sticks
+    from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
+    from diffpy.crystalnet.physics.model_input import pattern_to_model_input
+    from diffpy.crystalnet.physics.pattern import Pattern
+    from diffpy.crystalnet.physics.profiles import Profile, broaden_sticks
 
     plain = CMEDDataset(data, "train", strata=8)
     aug = CMEDDataset(
@@ -204,7 +204,7 @@ import resource, torch
 import sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from bench_training import synthetic_batch, training_step_fn
-from diffpy.crystalnet.model import CrystalNet
+from diffpy.crystalnet.model.network import CrystalNet
 torch.manual_seed(0)
 m = CrystalNet("cpu").train()
 o = torch.optim.Adam(m.parameters(), 1e-3)
@@ -222,8 +222,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def bench_evaluation(data=None):
-    from diffpy.crystalnet.evaluate import evaluate, score_candidates
-    from diffpy.crystalnet.metrics import best_over_rotations, ssim3d
+    from diffpy.crystalnet.model.evaluate import evaluate, score_candidates
+    from diffpy.crystalnet.model.metrics import best_over_rotations, ssim3d
 
     rng = np.random.default_rng(0)
     truth = rng.random((50, 50, 50)) ** 8 * 50
@@ -240,7 +240,7 @@ def bench_evaluation(data=None):
     if data:
         import torch
 
-        from diffpy.crystalnet.model import CrystalNet
+        from diffpy.crystalnet.model.network import CrystalNet
 
         torch.manual_seed(0)
         model = CrystalNet("cpu").eval()

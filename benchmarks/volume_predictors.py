@@ -31,8 +31,11 @@ warnings.filterwarnings("ignore")
 def main(path, max_pairs=150):
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from diffpy.crystalnet.decorate import _oxidation_guess, predict_volume
-    from diffpy.crystalnet.sources import from_csv, select
+    from diffpy.crystalnet.datasets.decorate import (
+        _oxidation_guess,
+        predict_volume,
+    )
+    from diffpy.crystalnet.datasets.sources import from_csv, select
 
     records = list(select(from_csv(path), max_atoms=20))
     groups = defaultdict(list)

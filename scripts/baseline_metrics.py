@@ -18,8 +18,8 @@ import time
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.density import DEFAULT_B_ISO, cmed
-from diffpy.crystalnet.metrics import (
+from diffpy.crystalnet.density.cmed import DEFAULT_B_ISO, cmed
+from diffpy.crystalnet.model.metrics import (
     atom_recovery,
     best_over_rotations,
     pearson,

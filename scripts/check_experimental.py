@@ -22,8 +22,8 @@ import sys
 import time
 
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.model_input import N_BINS, find_grid_peaks
-from diffpy.crystalnet.patterns import load_pattern
+from diffpy.crystalnet.io.patterns import load_pattern
+from diffpy.crystalnet.physics.model_input import N_BINS, find_grid_peaks
 
 SKIP_EXTENSIONS = {".pcr", ".prm", ".xlsx", ".md", ".png", ".json"}
 SKIP_PREFIXES = ("license", "readme", "source", "index")

@@ -32,7 +32,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from diffpy.crystalnet.simulator import simulate_pattern
+from diffpy.crystalnet.physics.simulator import simulate_pattern
 from diffpy.crystalnet.version import __version__
 
 A = 9.33  # angstrom, estimate (see module docstring)

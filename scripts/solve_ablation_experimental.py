@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Ablation of the solve steps on measured patterns with known structures.
 
-Runs :func:`diffpy.crystalnet.solve` with the shipped (or a given) model on
+Runs :func:`diffpy.crystalnet.solve.pipeline` with the shipped (or a given)
+model on
 the measured patterns listed in ``benchmarks/bench_isotypes.py``
 (``EXPERIMENTAL``: laboratory Cu K-alpha scans of XRED, a Mo K-alpha CeO2
 scan and the NIST LaB6 standard; each with a reference structure), in four
@@ -59,10 +60,10 @@ def main(argv=None):
     from pymatgen.core import Structure
 
     from diffpy.crystalnet import load_pattern
-    from diffpy.crystalnet.checkpoint import load_model
     from diffpy.crystalnet.errors import CrystalNetInputError
-    from diffpy.crystalnet.metrics import structure_match
-    from diffpy.crystalnet.solve import solve
+    from diffpy.crystalnet.model.checkpoint import load_model
+    from diffpy.crystalnet.model.metrics import structure_match
+    from diffpy.crystalnet.solve.pipeline import solve
 
     torch.set_num_threads(args.threads)
     bench = _module(ROOT / "benchmarks" / "bench_isotypes.py", "bi")

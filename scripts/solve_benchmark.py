@@ -2,11 +2,12 @@
 """Benchmark the solve pipeline on a dataset: match rates, Rwp, time, memory.
 
 For each structure of a dataset split (diffpy.crystalnet dataset format,
-read with :class:`~diffpy.crystalnet.cmed_dataset.CMEDDataset`) a realistic
+read with :class:`~diffpy.crystalnet.datasets.torch_dataset.CMEDDataset`) a
+realistic
 Cu K-alpha laboratory profile is simulated (K-alpha1 + K-alpha2,
 Caglioti widths, crystallite size, B = 0.5-1.2 A^2, Chebyshev background,
 zero shift, Poisson noise; settings drawn per structure from a seeded
-generator), and :func:`diffpy.crystalnet.solve` is run in these
+generator), and :func:`diffpy.crystalnet.solve.pipeline` is run in these
 configurations:
 
 * densities: ``oracle`` (the stored true CMED: the decode-only ceiling),
@@ -15,7 +16,7 @@ configurations:
   of that many voxels: how good must a density be?), and, with
   ``--model``, ``model`` (``--samples`` latent samples);
 * lattice: ``true`` (the conventional cell and centring of the true
-  structure) and ``indexed`` (:func:`diffpy.crystalnet.indexing
+  structure) and ``indexed`` (:func:`diffpy.crystalnet.index.indexing
   .index_pattern`; skipped when that module is missing).
 
 With ``--stages network,+improve,+isotypes,+refine`` every configuration
@@ -66,10 +67,10 @@ def lab_pattern(structure, rng):
     """A realistic Cu K-alpha profile of a structure (seeded).
 
     The settings are those of
-    :func:`diffpy.crystalnet.profiles.random_lab_profile`.
+    :func:`diffpy.crystalnet.physics.profiles.random_lab_profile`.
     """
-    from diffpy.crystalnet.profiles import random_lab_profile
-    from diffpy.crystalnet.simulator import simulate_pattern
+    from diffpy.crystalnet.physics.profiles import random_lab_profile
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
 
     profile, b_iso = random_lab_profile(rng)
     pattern = simulate_pattern(
@@ -122,7 +123,7 @@ STAGES = {
 
 def network_grids(net, pattern, formula, samples, seed):
     """The network's latent samples for one pattern (computed once)."""
-    from diffpy.crystalnet.composition import composition_vector
+    from diffpy.crystalnet.physics.composition import composition_vector
 
     mi = pattern.to_model_input()
     pred = net.predict_grid(
@@ -147,17 +148,17 @@ def run_config(args, density, lattice_mode, queue):
     warnings.simplefilter("ignore")
     import torch
 
-    from diffpy.crystalnet.cmed_dataset import CMEDDataset
+    from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
     from diffpy.crystalnet.errors import CrystalNetInputError
-    from diffpy.crystalnet.metrics import structure_match
-    from diffpy.crystalnet.solve import solve
+    from diffpy.crystalnet.model.metrics import structure_match
+    from diffpy.crystalnet.solve.pipeline import solve
 
     torch.set_num_threads(args.threads)
     ds = CMEDDataset(args.data, args.split, points=False)
     count = len(ds) if args.limit is None else min(args.limit, len(ds))
     model = None
     if density == "model":
-        from diffpy.crystalnet.checkpoint import load_model
+        from diffpy.crystalnet.model.checkpoint import load_model
 
         model = load_model(args.model)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
@@ -271,7 +272,7 @@ def main(argv=None):
         for lattice in lattices:
             if lattice == "indexed":
                 try:
-                    import diffpy.crystalnet.indexing  # noqa: F401
+                    import diffpy.crystalnet.index.indexing  # noqa: F401
                 except ImportError:
                     print("indexing module missing: skipping 'indexed'")
                     continue

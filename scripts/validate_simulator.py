@@ -21,8 +21,9 @@ import numpy as np
 from pymatgen.analysis.diffraction.xrd import XRDCalculator
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.dataset_builder import SYSTEMS
-from diffpy.crystalnet.simulator import simulate_pattern
+from diffpy.crystalnet.physics.lattice import SPACE_GROUP_RANGES as SYSTEMS
+from diffpy.crystalnet.physics.simulator import simulate_pattern
+
 ELEMENTS = (
     "H Li Be B C N O F Na Mg Al Si P S Cl K Ca Ti V Cr Mn Fe Co Ni Cu Zn "
     "Ga Ge As Se Br Rb Sr Y Zr Nb Mo Ru Pd Ag Cd In Sn Sb Te I Cs Ba La Ce "

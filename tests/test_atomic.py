@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from diffpy.crystalnet.atomic import atomic_output, write_json, write_text
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.io.files import atomic_output, write_json, write_text
 
 
 def test_write_and_permissions(tmp_path):

@@ -4,23 +4,23 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.augment import (
+from diffpy.crystalnet.datasets.augment import (
     AugmentSettings,
     CompositionPrior,
     PatternAugmenter,
     lab_augment,
     paper_augment,
 )
-from diffpy.crystalnet.composition import composition_vector
-from diffpy.crystalnet.dataset_builder import BuildSettings, make_entry
+from diffpy.crystalnet.datasets.builder import BuildSettings, make_entry
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.model_input import (
+from diffpy.crystalnet.physics.composition import composition_vector
+from diffpy.crystalnet.physics.model_input import (
     BIN_WIDTH,
     grid_q,
     pattern_to_model_input,
 )
-from diffpy.crystalnet.patterns import Pattern
-from diffpy.crystalnet.profiles import (
+from diffpy.crystalnet.physics.pattern import Pattern
+from diffpy.crystalnet.physics.profiles import (
     Profile,
     broaden_sticks,
     lorentz_polarization,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.cells import cmed_cell
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.physics.cells import cmed_cell
 
 
 def _fcc_nacl():

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from diffpy.crystalnet.checkpoint import (
+from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.model.checkpoint import (
     default_model_path,
     load_checkpoint,
     load_model,
     save_checkpoint,
 )
-from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.model import (
+from diffpy.crystalnet.model.network import (
     N_BINS,
     N_ELEMENTS,
     CrystalNet,

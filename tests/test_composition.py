@@ -1,11 +1,11 @@
-"""Tests for the composition prior (diffpy.crystalnet.composition)."""
+"""Tests for the composition prior (diffpy.crystalnet.physics.composition)."""
 
 import numpy as np
 import pytest
 from pymatgen.core import Composition, Element
 
 from diffpy.crystalnet import CrystalNetInputError, composition_vector
-from diffpy.crystalnet.composition import (
+from diffpy.crystalnet.physics.composition import (
     N_ELEMENTS,
     parse_formula,
     vector_to_formula,

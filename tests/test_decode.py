@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.cells import cmed_cell
-from diffpy.crystalnet.decode import (
+from diffpy.crystalnet.density.cmed import cmed
+from diffpy.crystalnet.density.decode import (
     basin_electrons,
     close_contacts,
     decode_density,
     find_symmetry,
 )
-from diffpy.crystalnet.density import cmed
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.metrics import structure_match
+from diffpy.crystalnet.model.metrics import structure_match
+from diffpy.crystalnet.physics.cells import cmed_cell
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

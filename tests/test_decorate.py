@@ -1,11 +1,11 @@
-"""Tests for prototype decoration (diffpy.crystalnet.decorate)."""
+"""Tests for prototype decoration (diffpy.crystalnet.datasets.decorate)."""
 
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.decorate import (
+from diffpy.crystalnet.datasets.decorate import (
     ELEMENT_CLASSES,
     Decorator,
     decorate_records,
@@ -13,7 +13,7 @@ from diffpy.crystalnet.decorate import (
     passes_filters,
     predict_volume,
 )
-from diffpy.crystalnet.sources import SourceStats, StructureRecord
+from diffpy.crystalnet.datasets.sources import SourceStats, StructureRecord
 
 FCC = [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
 

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.cells import cmed_cell
-from diffpy.crystalnet.density import (
+from diffpy.crystalnet.density.cmed import (
     cmed,
     cmed_from_chgcar,
     form_factor,
@@ -14,7 +13,8 @@ from diffpy.crystalnet.density import (
     transfer_to_cell,
 )
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.volumetric import read_chgcar, write_chgcar
+from diffpy.crystalnet.io.volumetric import read_chgcar, write_chgcar
+from diffpy.crystalnet.physics.cells import cmed_cell
 
 
 def zincblende():

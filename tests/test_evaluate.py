@@ -7,13 +7,20 @@ import pytest
 import torch
 from test_train import build_tiny_dataset
 
-from diffpy.crystalnet.baselines import NearestPattern, train_mean_grid
-from diffpy.crystalnet.checkpoint import default_model_path, save_checkpoint
 from diffpy.crystalnet.cli import main
-from diffpy.crystalnet.cmed_dataset import CMEDDataset
+from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.evaluate import evaluate, grid_at, score_candidates
-from diffpy.crystalnet.metrics import (
+from diffpy.crystalnet.model.baselines import NearestPattern, train_mean_grid
+from diffpy.crystalnet.model.checkpoint import (
+    default_model_path,
+    save_checkpoint,
+)
+from diffpy.crystalnet.model.evaluate import (
+    evaluate,
+    grid_at,
+    score_candidates,
+)
+from diffpy.crystalnet.model.metrics import (
     CUBE_ROTATIONS,
     apply_rotation,
     best_over_rotations,
@@ -21,7 +28,7 @@ from diffpy.crystalnet.metrics import (
     psnr,
     ssim3d,
 )
-from diffpy.crystalnet.model import CrystalNet
+from diffpy.crystalnet.model.network import CrystalNet
 
 
 @pytest.fixture(autouse=True, scope="module")

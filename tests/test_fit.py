@@ -5,10 +5,11 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.fit import chebyshev_basis, fit_candidate
-from diffpy.crystalnet.patterns import Pattern
-from diffpy.crystalnet.profiles import background
-from diffpy.crystalnet.simulator import simulate_pattern
+from diffpy.crystalnet.physics.pattern import Pattern
+from diffpy.crystalnet.physics.profiles import background
+from diffpy.crystalnet.physics.simulator import simulate_pattern
+from diffpy.crystalnet.refine.kernel import chebyshev_basis
+from diffpy.crystalnet.refine.profile_fit import fit_candidate
 
 PROFILE = {
     "u": 0.01,

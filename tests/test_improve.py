@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.cells import cmed_cell
-from diffpy.crystalnet.density import cmed
+from diffpy.crystalnet.density.cmed import cmed
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.improve import (
+from diffpy.crystalnet.physics.cells import cmed_cell
+from diffpy.crystalnet.physics.pattern import Pattern
+from diffpy.crystalnet.physics.simulator import (
+    _scatterers,
+    _structure_factor_sq,
+    simulate_pattern,
+)
+from diffpy.crystalnet.refine.improve import (
     ExtractedIntensities,
     extract_intensities,
     fourier_recycle,
     improve_density,
-)
-from diffpy.crystalnet.patterns import Pattern
-from diffpy.crystalnet.simulator import (
-    _scatterers,
-    _structure_factor_sq,
-    simulate_pattern,
 )
 
 B_DATA = 0.8

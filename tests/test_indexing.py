@@ -8,15 +8,16 @@ from pymatgen.core import Lattice, Structure
 from test_peak_search import LAB as PEAK_LAB
 
 from diffpy.crystalnet import CrystalNetInputError, simulate_pattern
-from diffpy.crystalnet.cells import cmed_cell
-from diffpy.crystalnet.indexing import (
+from diffpy.crystalnet.index.indexing import (
     IndexingError,
     cell_from_parameters,
     index_pattern,
     parse_lattice,
 )
-from diffpy.crystalnet.patterns import Pattern, load_pattern
-from diffpy.crystalnet.peak_search import find_peaks
+from diffpy.crystalnet.index.peak_search import find_peaks
+from diffpy.crystalnet.io.patterns import load_pattern
+from diffpy.crystalnet.physics.cells import cmed_cell
+from diffpy.crystalnet.physics.pattern import Pattern
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -12,7 +12,7 @@ pytest.importorskip("pymatgen")
 from pymatgen.analysis.structure_matcher import StructureMatcher  # noqa: E402
 from pymatgen.core import Composition, Lattice, Structure  # noqa: E402
 
-from diffpy.crystalnet.isotypes import (  # noqa: E402
+from diffpy.crystalnet.isotypes.search import (  # noqa: E402
     IsotypeCandidate,
     Prototype,
     decorations,
@@ -24,7 +24,7 @@ from diffpy.crystalnet.isotypes import (  # noqa: E402
 
 def lab_pattern(structure, seed):
     """A Cu K-alpha lab profile: doublet, background, counting noise."""
-    from diffpy.crystalnet.simulator import simulate_pattern
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
 
     profile = {
         "u": 0.01,
@@ -90,7 +90,7 @@ def library():
 
 def test_truths_are_real_crystals():
     # the test structures themselves: right multiplicities, no overlaps
-    from diffpy.crystalnet.decorate import min_distance_ratio
+    from diffpy.crystalnet.datasets.decorate import min_distance_ratio
 
     counts = {"MgO": 8, "SrTiO3": 5, "Cu2MnAl": 16, "MgAl2O4": 56}
     for formula, structure in TRUTHS.items():
@@ -129,7 +129,8 @@ def test_library_contents(library):
 
 
 def test_library_entries_are_consistent(library):
-    from diffpy.crystalnet.isotypes import crystal_system_of, stoichiometry_of
+    from diffpy.crystalnet.isotypes.search import stoichiometry_of
+    from diffpy.crystalnet.physics.lattice import crystal_system_of
 
     for p in library:
         coords, slots = p.positions()
@@ -259,7 +260,7 @@ def test_search_hexagonal_lattice_text():
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
     assert matcher.fit(found[0].structure, nias)
     # peaks found once can be passed in
-    from diffpy.crystalnet.peak_search import find_peaks
+    from diffpy.crystalnet.index.peak_search import find_peaks
 
     again = search_isotypes(
         pattern,
@@ -360,7 +361,7 @@ def test_search_prefers_the_plain_prototype():
 def test_cubic_scan_when_indexing_fails(monkeypatch, patterns):
     # without a usable indexing result the cubic prototypes still find
     # their own cell from the peaks
-    import diffpy.crystalnet.indexing as indexing
+    import diffpy.crystalnet.index.indexing as indexing
 
     def no_cell(*args, **kwargs):
         raise indexing.IndexingError("no cell (test)")
@@ -386,7 +387,7 @@ def test_axial_scan_finds_wurtzite_without_indexing(monkeypatch):
     # a hexagonal type with no indexed cell: the prototype's own cell,
     # scaled onto the strongest peaks (c/a refined by the screen), is
     # enough; with the scan off no candidate is wurtzite
-    import diffpy.crystalnet.indexing as indexing
+    import diffpy.crystalnet.index.indexing as indexing
 
     def no_cell(*args, **kwargs):
         raise indexing.IndexingError("no cell (test)")

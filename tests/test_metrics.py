@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.density import cmed
+from diffpy.crystalnet.density.cmed import cmed
+from diffpy.crystalnet.density.maxima import find_density_maxima
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.metrics import (
+from diffpy.crystalnet.model.metrics import (
     CUBE_ROTATIONS,
     apply_rotation,
     atom_recovery,
@@ -16,7 +17,6 @@ from diffpy.crystalnet.metrics import (
     ssim3d,
     structure_match,
 )
-from diffpy.crystalnet.peaks import find_density_maxima
 
 
 def _structures():

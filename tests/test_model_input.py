@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.model_input import (
+from diffpy.crystalnet.physics.model_input import (
     BIN_WIDTH,
     GRID_WAVELENGTH,
     N_BINS,
@@ -17,8 +17,9 @@ from diffpy.crystalnet.model_input import (
     remove_kalpha2,
     to_grid_intensity,
 )
-from diffpy.crystalnet.patterns import Pattern, q_to_two_theta
-from diffpy.crystalnet.wavelengths import WAVELENGTHS
+from diffpy.crystalnet.physics.pattern import Pattern
+from diffpy.crystalnet.physics.transforms import q_to_two_theta
+from diffpy.crystalnet.physics.wavelengths import WAVELENGTHS
 
 A = 4.1  # simple cubic test lattice, angstrom
 HKL = [(1, 0, 0), (1, 1, 0), (1, 1, 1), (2, 0, 0), (2, 1, 0), (2, 1, 1)]

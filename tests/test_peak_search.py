@@ -5,8 +5,8 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet import CrystalNetInputError, simulate_pattern
-from diffpy.crystalnet.patterns import Pattern
-from diffpy.crystalnet.peak_search import find_peaks
+from diffpy.crystalnet.index.peak_search import find_peaks
+from diffpy.crystalnet.physics.pattern import Pattern
 
 LAB = dict(
     u=0.004,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.profiles import (
+from diffpy.crystalnet.physics.profiles import (
     Profile,
     add_noise,
     as_profile,

@@ -1,18 +1,19 @@
-"""Tests for random pyxtal crystals (diffpy.crystalnet.random_crystals)."""
+"""Tests for random pyxtal crystals
+(diffpy.crystalnet.datasets.random_crystals)."""
 
 import numpy as np
 import pytest
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.decorate import passes_filters
-from diffpy.crystalnet.random_crystals import (
+from diffpy.crystalnet.datasets.decorate import passes_filters
+from diffpy.crystalnet.datasets.random_crystals import (
     draw_one,
     random_composition,
     random_crystal,
     random_records,
 )
-from diffpy.crystalnet.sources import SourceStats
+from diffpy.crystalnet.datasets.sources import SourceStats
 
 
 def test_ionic_compositions_are_charge_balanced(rng):

@@ -44,7 +44,7 @@ def _corundum(a=4.759, c=12.991, z=0.3522, x=0.3064):
 
 
 def _pattern(structure, b_iso, two_theta=(10, 110), noise=None):
-    from diffpy.crystalnet.simulator import simulate_pattern
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
 
     profile = dict(PROFILE)
     if noise:
@@ -70,7 +70,7 @@ def _max_site_error(true, refined):
 def _check_recovery(true, start, pattern, b_true):
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from diffpy.crystalnet.refine import refine_structure
+    from diffpy.crystalnet.refine.rietveld import refine_structure
 
     result = refine_structure(start, pattern)
     number = SpacegroupAnalyzer(true, symprec=0.01).get_space_group_number()
@@ -133,7 +133,7 @@ def test_recovers_trigonal_corundum():
 
 
 def test_noisy_pattern_esd_covers_error():
-    from diffpy.crystalnet.refine import refine_structure
+    from diffpy.crystalnet.refine.rietveld import refine_structure
 
     true = _pyrite()
     pattern = _pattern(true, 0.9, noise=True)
@@ -145,8 +145,8 @@ def test_noisy_pattern_esd_covers_error():
 
 
 def test_start_from_fit_and_fixed_groups(pyrite_result):
-    from diffpy.crystalnet.fit import fit_candidate
-    from diffpy.crystalnet.refine import refine_structure
+    from diffpy.crystalnet.refine.profile_fit import fit_candidate
+    from diffpy.crystalnet.refine.rietveld import refine_structure
 
     true, start, pattern, _ = pyrite_result
     fit = fit_candidate(true, pattern, max_nfev=30)
@@ -167,7 +167,7 @@ def test_start_from_fit_and_fixed_groups(pyrite_result):
 def test_polar_group_fixes_origin():
     from pymatgen.core import Lattice, Structure
 
-    from diffpy.crystalnet.refine import _Symmetry
+    from diffpy.crystalnet.refine.rietveld import _Symmetry
 
     zno = Structure.from_spacegroup(
         "P6_3mc",
@@ -182,7 +182,7 @@ def test_polar_group_fixes_origin():
 
 
 def test_restraints_push_atoms_apart():
-    from diffpy.crystalnet.refine import refine_structure
+    from diffpy.crystalnet.refine.rietveld import refine_structure
 
     # pyrite with the S-S dimer squeezed to 1.3 angstrom (0.8 x 2 x 1.05
     # = 1.68 angstrom is the limit); only the coordinate is refined
@@ -219,7 +219,7 @@ def test_restraints_push_atoms_apart():
 def test_write_refined_cif_reads_back(pyrite_result, tmp_path):
     from pymatgen.core import Structure
 
-    from diffpy.crystalnet.refine import write_refined_cif
+    from diffpy.crystalnet.refine.rietveld import write_refined_cif
     from diffpy.structure import loadStructure
 
     result = pyrite_result[3]
@@ -252,7 +252,7 @@ def test_write_refined_cif_reads_back(pyrite_result, tmp_path):
 
 
 def test_esd_formatting():
-    from diffpy.crystalnet.refine import _with_esd
+    from diffpy.crystalnet.refine.rietveld import _with_esd
 
     assert _with_esd(5.41701, 0.00012) == "5.41701(12)"
     assert _with_esd(5.41701, 0.0003) == "5.4170(3)"
@@ -260,8 +260,8 @@ def test_esd_formatting():
 
 
 def test_bad_input(pyrite_result):
-    from diffpy.crystalnet.patterns import Pattern
-    from diffpy.crystalnet.refine import refine_structure
+    from diffpy.crystalnet.physics.pattern import Pattern
+    from diffpy.crystalnet.refine.rietveld import refine_structure
 
     true, _, pattern, _ = pyrite_result
     sticks = Pattern(

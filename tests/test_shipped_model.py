@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diffpy.crystalnet.checkpoint import default_model_path, load_model
+from diffpy.crystalnet.model.checkpoint import default_model_path, load_model
 
 pytestmark = pytest.mark.skipif(
     not default_model_path().is_file(), reason="no default model shipped"

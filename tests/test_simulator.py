@@ -6,8 +6,8 @@ from pymatgen.analysis.diffraction.xrd import XRDCalculator
 from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.patterns import Pattern
-from diffpy.crystalnet.simulator import simulate_pattern
+from diffpy.crystalnet.physics.pattern import Pattern
+from diffpy.crystalnet.physics.simulator import simulate_pattern
 
 
 def _sg(group, lattice, species, coords):

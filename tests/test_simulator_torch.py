@@ -5,8 +5,8 @@ import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.simulator import simulate_pattern
-from diffpy.crystalnet.simulator_torch import (
+from diffpy.crystalnet.physics.simulator import simulate_pattern
+from diffpy.crystalnet.physics.simulator_torch import (
     PowderModel,
     reflection_intensities,
 )
@@ -82,7 +82,7 @@ def test_gradcheck_small_case():
     z, coeff = model.z, model.coeff
 
     def pattern(frac, lattice, b_iso, scale, zero, width):
-        from diffpy.crystalnet.profiles import _sum_peaks
+        from diffpy.crystalnet.physics.profiles import _sum_peaks
 
         tth, inten, _ = reflection_intensities(
             hkl,

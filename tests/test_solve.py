@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.checkpoint import save_checkpoint
 from diffpy.crystalnet.cli import main
-from diffpy.crystalnet.density import cmed
-from diffpy.crystalnet.metrics import structure_match
-from diffpy.crystalnet.solve import primitive_cmed_lattice, solve
+from diffpy.crystalnet.density.cmed import cmed
+from diffpy.crystalnet.model.checkpoint import save_checkpoint
+from diffpy.crystalnet.model.metrics import structure_match
+from diffpy.crystalnet.solve.pipeline import primitive_cmed_lattice, solve
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PATTERN = EXAMPLES / "Zr3Sb4Pt3_CuKa.xye"
@@ -79,7 +79,7 @@ def test_oracle_density_solves_the_example(truth):
 
 
 def test_primitive_cmed_lattice_matches_cmed_cell(truth):
-    from diffpy.crystalnet.cells import cmed_cell
+    from diffpy.crystalnet.physics.cells import cmed_cell
 
     cell = cmed_cell(truth)
     prim = primitive_cmed_lattice(truth.lattice, "I")
@@ -111,7 +111,7 @@ def test_warnings_a_user_can_act_on():
 def tiny_model(tmp_path_factory):
     import torch
 
-    from diffpy.crystalnet.model import CrystalNet, CrystalNetConfig
+    from diffpy.crystalnet.model.network import CrystalNet, CrystalNetConfig
 
     torch.manual_seed(0)
     net = CrystalNet(CrystalNetConfig.preset("tiny"))
@@ -201,8 +201,8 @@ def test_cli_bad_input(tmp_path, capsys):
     "species, centring", [(["Na", "Cl"], "F"), (["Cs", "Cl"], "P")]
 )
 def test_centring_of_a_given_lattice_from_the_peaks(species, centring):
-    from diffpy.crystalnet.simulator import simulate_pattern
-    from diffpy.crystalnet.solve import infer_centring
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
+    from diffpy.crystalnet.solve.pipeline import infer_centring
 
     group = "Fm-3m" if centring == "F" else "Pm-3m"
     lattice = Lattice.cubic(5.64 if centring == "F" else 4.12)
@@ -217,7 +217,7 @@ def test_centring_of_a_given_lattice_from_the_peaks(species, centring):
 
 
 def test_lattice_as_text_uses_the_indexing_parser(truth):
-    pytest.importorskip("diffpy.crystalnet.indexing")
+    pytest.importorskip("diffpy.crystalnet.index.indexing")
     with pytest.warns(UserWarning):
         result = solve(
             PATTERN,
@@ -250,7 +250,7 @@ def test_isotypes_and_refinement_solve_the_example_without_a_density(
     truth, tmp_path
 ):
     """Search-match finds the Y3Au3Sb4 type; the refinement lowers Rwp."""
-    from diffpy.crystalnet.report import write_outputs
+    from diffpy.crystalnet.solve.report import write_outputs
 
     with pytest.warns(UserWarning, match="not decoded"):
         result = solve(
@@ -328,7 +328,7 @@ def test_improvement_recycles_a_damaged_density(truth):
 
 
 def test_keep_writes_the_best_candidates_only(truth, tmp_path):
-    from diffpy.crystalnet.report import write_outputs
+    from diffpy.crystalnet.solve.report import write_outputs
 
     grids = [cmed(truth, n=50), np.roll(cmed(truth, n=50), 7, axis=0)]
     result = solve(

@@ -1,4 +1,4 @@
-"""Tests for structure sources (diffpy.crystalnet.sources)."""
+"""Tests for structure sources (diffpy.crystalnet.datasets.sources)."""
 
 import csv
 import json
@@ -8,8 +8,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.sources import (
-    CRYSTAL_SYSTEMS,
+from diffpy.crystalnet.datasets.sources import (
     SourceStats,
     crystal_system,
     from_cif,
@@ -19,6 +18,7 @@ from diffpy.crystalnet.sources import (
     read_source,
     select,
 )
+from diffpy.crystalnet.physics.lattice import CRYSTAL_SYSTEMS
 
 FCC = [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
 
@@ -165,7 +165,7 @@ def test_read_source_dispatch(tmp_path):
 
 
 def test_select_systems_and_size():
-    from diffpy.crystalnet.sources import StructureRecord
+    from diffpy.crystalnet.datasets.sources import StructureRecord
 
     records = [
         StructureRecord(nacl(), "t", "nacl"),

@@ -1,12 +1,13 @@
-"""Tests for deduplication and leak-free splits (diffpy.crystalnet.splits)."""
+"""Tests for deduplication and leak-free splits
+(diffpy.crystalnet.datasets.splits)."""
 
 import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.sources import SourceStats, StructureRecord
-from diffpy.crystalnet.splits import (
+from diffpy.crystalnet.datasets.sources import SourceStats, StructureRecord
+from diffpy.crystalnet.datasets.splits import (
     assign_split,
     check_splits,
     dedupe,

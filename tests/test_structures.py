@@ -9,7 +9,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.structures import (
+from diffpy.crystalnet.io.structures import (
     from_diffpy,
     read_structure,
     to_diffpy,

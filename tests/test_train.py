@@ -8,17 +8,17 @@ import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.checkpoint import load_checkpoint, load_model
-from diffpy.crystalnet.cmed_dataset import dataset_index
 from diffpy.crystalnet.cli import main
-from diffpy.crystalnet.dataset_builder import (
+from diffpy.crystalnet.datasets.builder import (
     BuildSettings,
     build_dataset,
     finalize_dataset,
 )
+from diffpy.crystalnet.datasets.source_blocks import make_source
+from diffpy.crystalnet.datasets.torch_dataset import dataset_index
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.source_blocks import make_source
-from diffpy.crystalnet.train import sgdr_cycle, train
+from diffpy.crystalnet.model.checkpoint import load_checkpoint, load_model
+from diffpy.crystalnet.model.train import sgdr_cycle, train
 
 
 def _structures():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from diffpy.crystalnet.density import cmed, cmed_from_cube
+from diffpy.crystalnet.density.cmed import cmed, cmed_from_cube
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.volumetric import (
+from diffpy.crystalnet.io.volumetric import (
     BOHR,
     read_chgcar,
     read_cube,

@@ -3,7 +3,7 @@
 import pytest
 
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.wavelengths import (
+from diffpy.crystalnet.physics.wavelengths import (
     WAVELENGTHS,
     kalpha_doublet,
     resolve_wavelength,

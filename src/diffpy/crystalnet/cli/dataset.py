@@ -126,14 +126,14 @@ def build(
     quiet,
 ):
     """Build (or resume) a dataset of patterns, priors and densities."""
-    from diffpy.crystalnet.dataset_builder import (
-        SYSTEMS,
+    from diffpy.crystalnet.datasets.builder import (
         BuildSettings,
         build_dataset,
         finalize_dataset,
     )
-    from diffpy.crystalnet.source_blocks import make_source
-    from diffpy.crystalnet.splits import load_exclusions
+    from diffpy.crystalnet.datasets.source_blocks import make_source
+    from diffpy.crystalnet.datasets.splits import load_exclusions
+    from diffpy.crystalnet.physics.lattice import SPACE_GROUP_RANGES as SYSTEMS
 
     logging.basicConfig(level=logging.WARNING)
     chosen = (
@@ -197,7 +197,7 @@ def build(
 @click.argument("folder", type=click.Path(exists=True, path_type=Path))
 def finalize(folder):
     """Deduplicate across shards and write manifest.json (job arrays)."""
-    from diffpy.crystalnet.dataset_builder import finalize_dataset
+    from diffpy.crystalnet.datasets.builder import finalize_dataset
 
     manifest = finalize_dataset(folder)
     click.echo(f"{manifest['entries']} unique structures in {folder}")
@@ -210,7 +210,7 @@ def finalize(folder):
 )
 def info(folder, as_json):
     """Counts by split, crystal system and source; sizes on disk."""
-    from diffpy.crystalnet.dataset_builder import load_manifest
+    from diffpy.crystalnet.datasets.builder import load_manifest
 
     manifest = load_manifest(folder)
     size = sum(p.stat().st_size for p in Path(folder).glob("shard-*.h5"))
@@ -269,8 +269,8 @@ def info(folder, as_json):
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def show(folder, index, split, out, force):
     """Plot one entry: its pattern and slices of its CMED (PNG)."""
-    from diffpy.crystalnet.cmed_dataset import CMEDDataset
-    from diffpy.crystalnet.dataset_plots import plot_entry
+    from diffpy.crystalnet.datasets.plots import plot_entry
+    from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
 
     if out.exists() and not force:
         raise CrystalNetInputError("exists; use --force to overwrite", out)

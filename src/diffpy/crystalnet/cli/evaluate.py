@@ -59,8 +59,8 @@ def evaluate(**opts):
     Prints the Markdown tables; with --out also writes them and the
     per-crystal JSON.
     """
-    from diffpy.crystalnet.evaluate import evaluate as run
-    from diffpy.crystalnet.evaluate import write_markdown
+    from diffpy.crystalnet.model.evaluate import evaluate as run
+    from diffpy.crystalnet.model.evaluate import write_markdown
 
     if opts["threads"]:
         import torch

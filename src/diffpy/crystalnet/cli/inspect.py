@@ -6,8 +6,8 @@ import os
 import click
 import numpy as np
 
-from diffpy.crystalnet.atomic import atomic_output
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.io.files import atomic_output
 
 
 def summarize(pattern, strip_kalpha2=False):
@@ -15,7 +15,7 @@ def summarize(pattern, strip_kalpha2=False):
 
     Parameters
     ----------
-    pattern : diffpy.crystalnet.patterns.Pattern
+    pattern : diffpy.crystalnet.physics.pattern.Pattern
         A loaded pattern.
     strip_kalpha2 : bool, optional
         Strip K-alpha2 when making the model input.
@@ -27,7 +27,7 @@ def summarize(pattern, strip_kalpha2=False):
         cannot be converted, e.g. 2-theta without a wavelength; a row then
         says why).
     """
-    from diffpy.crystalnet.model_input import N_BINS, find_grid_peaks
+    from diffpy.crystalnet.physics.model_input import N_BINS, find_grid_peaks
 
     meta = pattern.metadata
     unit = "deg 2theta" if pattern.xtype == "tth" else "1/A (Q)"
@@ -80,7 +80,7 @@ def _write_plot(pattern, model_input, out, force):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from diffpy.crystalnet.model_input import grid_q
+    from diffpy.crystalnet.physics.model_input import grid_q
 
     out = os.fspath(out)
     if os.path.exists(out) and not force:
@@ -159,7 +159,7 @@ def inspect(pattern_file, wavelength, xtype, strip_kalpha2, plot, force):
     came from, Q range, the fraction of the 1024-bin model grid the data
     cover and the number of peaks found.
     """
-    from diffpy.crystalnet.patterns import load_pattern
+    from diffpy.crystalnet.io.patterns import load_pattern
 
     if plot and os.path.exists(plot) and not force:
         raise CrystalNetInputError("exists; use --force to overwrite it", plot)

@@ -108,8 +108,8 @@ def solve(**opts):
     Writes ranked symmetrised CIFs, densities, candidates.json and
     report.png to --out and prints the ranking.
     """
-    from diffpy.crystalnet.report import format_table, write_outputs
-    from diffpy.crystalnet.solve import solve as run
+    from diffpy.crystalnet.solve.pipeline import solve as run
+    from diffpy.crystalnet.solve.report import format_table, write_outputs
 
     pattern = opts["pattern"]
     if not pattern.is_file():

@@ -83,7 +83,7 @@ def train(**opts):
     (cpu preset, MSE on log1p density, SGDR, augmentation).  Several GPUs:
     `torchrun --nproc_per_node=K --no-python diffpy.crystalnet train ...`.
     """
-    from diffpy.crystalnet.train import train as run
+    from diffpy.crystalnet.model.train import train as run
 
     options = {
         "steps": opts["steps"],

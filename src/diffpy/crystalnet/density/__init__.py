@@ -1,0 +1,3 @@
+"""Electron densities: the CMED of a structure, density maxima and decoding
+a density into atom sites.
+"""

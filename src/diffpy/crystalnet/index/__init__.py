@@ -1,0 +1,1 @@
+"""Peak search and lattice indexing of powder patterns."""

@@ -1,0 +1,1 @@
+"""Search-match against the shipped library of structure types."""

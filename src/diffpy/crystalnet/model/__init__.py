@@ -1,0 +1,3 @@
+"""The CrystalNet network, its input losses and checkpoints, training,
+evaluation, baselines and density metrics.
+"""
