@@ -12,6 +12,7 @@ be identical.
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,11 @@ CLI = [
     "import sys; from diffpy.crystalnet.cli import main; sys.exit(main())",
 ]
 #: keys whose values are wall-clock measurements or versions
-VOLATILE = ("time", "seconds", "elapsed", "wall", "created", "date")
+VOLATILE = ("time", "timings", "seconds", "elapsed", "wall", "created", "date")
+#: the installed package's folder, wherever it is
+PACKAGE_PATH = re.compile(
+    r"\S*/src/diffpy/crystalnet/|\S*/site-packages/diffpy/crystalnet/"
+)
 
 
 def _run(args, out):
@@ -139,20 +144,27 @@ def record(out):
     print(f"golden outputs in {out}")
 
 
-def _strip(value):
+def _normalise(text, root):
+    """Paths made comparable: the recording folder and the package's."""
+    return PACKAGE_PATH.sub("<package>/", text.replace(str(root), "<root>"))
+
+
+def _strip(value, root):
     if isinstance(value, dict):
         return {
-            k: _strip(v)
+            k: _strip(v, root)
             for k, v in value.items()
             if not any(word in k.lower() for word in VOLATILE)
         }
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [_strip(v, root) for v in value]
+    if isinstance(value, str):
+        return _normalise(value, root)
     return value
 
 
 def compare(old, new):
-    old, new = Path(old), Path(new)
+    old, new = Path(old).resolve(), Path(new).resolve()
     names = sorted(
         {p.relative_to(old) for p in old.rglob("*") if p.is_file()}
         | {p.relative_to(new) for p in new.rglob("*") if p.is_file()}
@@ -167,12 +179,16 @@ def compare(old, new):
         if name.suffix == ".log" or name.suffix == ".png":
             continue
         if name.suffix == ".json":
-            same = _strip(json.loads(a.read_text())) == _strip(
-                json.loads(b.read_text())
+            same = _strip(json.loads(a.read_text()), old) == _strip(
+                json.loads(b.read_text()), new
             )
         elif name.suffix == ".npz":
             za, zb = np.load(a), np.load(b)
             same = all(np.array_equal(za[k], zb[k]) for k in za.files)
+        elif name.suffix in (".txt", ".md", ".cif", ".json"):
+            same = _normalise(a.read_text(), old) == _normalise(
+                b.read_text(), new
+            )
         else:
             same = a.read_bytes() == b.read_bytes()
         if not same:
