@@ -68,7 +68,7 @@ def structures(limit, seed):
 
 def lab_pattern(structure, rng):
     """A lab Cu K-alpha profile (seeded) and the B it was made with."""
-    from diffpy.crystalnet.physics.profiles import random_lab_profile
+    from diffpy.crystalnet.datasets.lab_profiles import random_lab_profile
     from diffpy.crystalnet.physics.simulator import simulate_pattern
 
     profile, b_iso = random_lab_profile(rng)
@@ -116,7 +116,7 @@ def corr(a, b):
 
 
 def true_group_f2(prim, ex, b_iso):
-    from diffpy.crystalnet.physics.simulator import (
+    from diffpy.crystalnet.physics.scattering import (
         _scatterers,
         _structure_factor_sq,
     )

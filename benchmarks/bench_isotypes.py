@@ -10,7 +10,7 @@ Usage::
         --experimental ../shared/data/experimental [--no-cells]
 
 For each structure a realistic Cu K-alpha lab profile is simulated
-(:func:`diffpy.crystalnet.physics.profiles.random_lab_profile`, as in
+(:func:`diffpy.crystalnet.datasets.lab_profiles.random_lab_profile`, as in
 ``scripts/solve_benchmark.py``: K-alpha doublet, Caglioti widths,
 crystallite size, microstrain, zero shift, Chebyshev background and
 Poisson noise, seeded), then
@@ -355,7 +355,7 @@ def experimental(root, cells=True):
 
 def lab_pattern(structure, rng):
     """A seeded lab Cu K-alpha profile (as ``scripts/solve_benchmark.py``)."""
-    from diffpy.crystalnet.physics.profiles import random_lab_profile
+    from diffpy.crystalnet.datasets.lab_profiles import random_lab_profile
     from diffpy.crystalnet.physics.simulator import simulate_pattern
 
     profile, b_iso = random_lab_profile(rng)

@@ -192,7 +192,7 @@ def site_error(reference, structure):
 def run_one(name, structure, noise, cell=0.005, coarse=True):
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from diffpy.crystalnet.physics.profiles import random_lab_profile
+    from diffpy.crystalnet.datasets.lab_profiles import random_lab_profile
     from diffpy.crystalnet.physics.simulator import simulate_pattern
     from diffpy.crystalnet.refine.rietveld import refine_structure
 

@@ -6,7 +6,11 @@ crystals of all crystal systems, conventional cells <= 20 atoms, fixed seed)
 the sticks over 0-180 degrees 2-theta at Mo K-alpha are computed by both
 (best of ``--repeat`` runs each), checked to agree, and timed; then profile
 synthesis (Cu Ka1+Ka2, 10-120 degrees, step 0.01, pseudo-Voigt, background,
-Poisson noise) and the torch model are timed.  The machine load is printed
+Poisson noise) and the torch model are timed.  Last, the path of training
+data (sticks of many structures binned on the 1024-bin model grid, as the
+dataset builder does) is timed for the numpy simulator, the torch
+``PowderModel`` (built per structure, then ``sticks()``) and XRDCalculator
+on the same structures, with the ratios.  The machine load is printed
 because timings on shared cores depend on it.
 
 Usage::
@@ -139,7 +143,76 @@ def main(argv=None):
             f"{len(model.hkl)} reflections, {len(model.grid)} points): "
             f"{t * 1e3:.1f} ms"
         )
+    training_path(cases, args.repeat)
     print(f"load average after: {os.getloadavg()}")
+
+
+def training_path(cases, repeat):
+    """Sticks binned on the model grid: numpy vs torch vs XRDCalculator."""
+    from diffpy.crystalnet.physics.model_input import bin_sticks
+    from diffpy.crystalnet.physics.simulator import stick_table
+    from diffpy.crystalnet.physics.transforms import two_theta_to_q
+    from diffpy.crystalnet.physics.wavelengths import WAVELENGTHS
+
+    lam = WAVELENGTHS["MoKa"]
+    calc = XRDCalculator("MoKa")
+
+    def binned(x, y):
+        return bin_sticks(two_theta_to_q(np.asarray(x), lam), np.asarray(y))
+
+    def numpy_path(s):
+        p = simulate_pattern(s, "MoKa", (0, 180))
+        return binned(p.x, p.y)
+
+    def numpy_nofam(s):
+        t = stick_table(s, "MoKa", (0, 180), families=False)
+        keep = t["keep"]
+        return binned(t["two_theta"][keep], t["intensity"][keep])
+
+    def pymatgen_path(s):
+        p = calc.get_pattern(s, two_theta_range=(0, 180))
+        return binned(p.x, p.y)
+
+    paths = {
+        "numpy simulate_pattern": numpy_path,
+        "numpy stick_table(families=False)": numpy_nofam,
+        "pymatgen XRDCalculator": pymatgen_path,
+    }
+    try:
+        import torch
+
+        from diffpy.crystalnet.physics.simulator_torch import PowderModel
+    except ImportError:  # pragma: no cover
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(1)
+
+        def torch_path(s):
+            model = PowderModel(s, "MoKa", (0, 180))
+            with torch.no_grad():
+                x, y = model.sticks()
+            return binned(x.numpy(), y.numpy())
+
+        paths["torch PowderModel"] = torch_path
+    totals = {name: 0.0 for name in paths}
+    worst = {name: 0.0 for name in paths}
+    for s in cases:
+        ref = numpy_path(s)
+        for name, func in paths.items():
+            t, out = best_time(lambda: func(s), repeat)
+            totals[name] += t
+            worst[name] = max(worst[name], float(np.abs(out - ref).max()))
+    base = totals["numpy simulate_pattern"]
+    print(
+        f"training path: {len(cases)} structures, Mo Ka sticks 0-180 deg "
+        "binned on the 1024-bin model grid (one thread)"
+    )
+    for name, total in totals.items():
+        print(
+            f"  {name:36s} {total / len(cases) * 1e3:8.2f} ms/structure  "
+            f"time / numpy {total / base:6.2f}  "
+            f"max |bins - numpy| {worst[name]:.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -150,9 +150,10 @@ def bench_loader(data, items=200):
         lab_augment,
     )
     from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
+    from diffpy.crystalnet.physics.broadening import broaden_sticks
     from diffpy.crystalnet.physics.model_input import pattern_to_model_input
     from diffpy.crystalnet.physics.pattern import Pattern
-    from diffpy.crystalnet.physics.profiles import Profile, broaden_sticks
+    from diffpy.crystalnet.physics.profiles import Profile
 
     plain = CMEDDataset(data, "train", strata=8)
     aug = CMEDDataset(

@@ -17,7 +17,7 @@ Sources:
 Every structure is standardised with spglib (conventional cell of the
 setting spglib picks), reduced to one representative per Wyckoff orbit,
 and checked: the orbits expanded with spglib's operations of that setting
-(:func:`diffpy.crystalnet.isotypes.search.expand_orbit`) must give back every
+(:func:`diffpy.crystalnet.isotypes.library.expand_orbit`) must give back every
 atom (the origin-choice trap of hand-typed coordinates), generated types
 must have the expected multiplicities and no two atoms closer than 0.7
 times the sum of their covalent radii.  The slot permutations that map a
@@ -337,7 +337,7 @@ def generated_structure(spec):
     """Expand a generated type into a pymatgen Structure (with checks)."""
     from pymatgen.core import Lattice, Structure
 
-    from diffpy.crystalnet.isotypes.search import expand_orbit
+    from diffpy.crystalnet.isotypes.library import expand_orbit
 
     label, _, _, number, choice, lattice, sites = spec
     hall = hall_number(number, choice)
@@ -409,7 +409,7 @@ def to_prototype(structure, label, name, strukturbericht, pearson, source):
     import spglib
     from pymatgen.core import Lattice
 
-    from diffpy.crystalnet.isotypes.search import (
+    from diffpy.crystalnet.isotypes.library import (
         Prototype,
         Site,
         expand_orbit,
@@ -502,7 +502,7 @@ def aflow_entries():
 def main(argv=None):
     from diffpy.crystalnet.datasets.decorate import min_distance_ratio
     from diffpy.crystalnet.io.files import atomic_output
-    from diffpy.crystalnet.isotypes.search import LIBRARY_FORMAT
+    from diffpy.crystalnet.isotypes.library import LIBRARY_FORMAT
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("output", help="library file (.json.gz)")

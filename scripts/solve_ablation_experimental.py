@@ -64,6 +64,7 @@ def main(argv=None):
     from diffpy.crystalnet.model.checkpoint import load_model
     from diffpy.crystalnet.model.metrics import structure_match
     from diffpy.crystalnet.solve.pipeline import solve
+    from diffpy.crystalnet.solve.settings import SolveSettings
 
     torch.set_num_threads(args.threads)
     bench = _module(ROOT / "benchmarks" / "bench_isotypes.py", "bi")
@@ -92,11 +93,15 @@ def main(argv=None):
             row = dict(formula=formula, stage=stage, cell_given=give)
             try:
                 t0 = time.perf_counter()
+                options = {
+                    k: v for k, v in kwargs.items() if k != "composition"
+                }
+                options.update(solve_bench.STAGES[stage])
                 result = solve(
                     pattern,
+                    formula,
+                    SolveSettings.from_options(**options),
                     densities=grids,
-                    **kwargs,
-                    **solve_bench.STAGES[stage],
                 )
                 row["time"] = time.perf_counter() - t0 + t_net
                 hits = [

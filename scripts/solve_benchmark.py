@@ -67,9 +67,9 @@ def lab_pattern(structure, rng):
     """A realistic Cu K-alpha profile of a structure (seeded).
 
     The settings are those of
-    :func:`diffpy.crystalnet.physics.profiles.random_lab_profile`.
+    :func:`diffpy.crystalnet.datasets.lab_profiles.random_lab_profile`.
     """
-    from diffpy.crystalnet.physics.profiles import random_lab_profile
+    from diffpy.crystalnet.datasets.lab_profiles import random_lab_profile
     from diffpy.crystalnet.physics.simulator import simulate_pattern
 
     profile, b_iso = random_lab_profile(rng)
@@ -152,6 +152,7 @@ def run_config(args, density, lattice_mode, queue):
     from diffpy.crystalnet.errors import CrystalNetInputError
     from diffpy.crystalnet.model.metrics import structure_match
     from diffpy.crystalnet.solve.pipeline import solve
+    from diffpy.crystalnet.solve.settings import SolveSettings
 
     torch.set_num_threads(args.threads)
     ds = CMEDDataset(args.data, args.split, points=False)
@@ -189,7 +190,17 @@ def run_config(args, density, lattice_mode, queue):
             row = dict(index=i, formula=formula, system=system)
             try:
                 t0 = time.perf_counter()
-                result = solve(pattern, **kwargs, **STAGES[stage])
+                options = {
+                    k: v
+                    for k, v in kwargs.items()
+                    if k not in ("composition", "densities")
+                }
+                result = solve(
+                    pattern,
+                    kwargs["composition"],
+                    SolveSettings.from_options(**options, **STAGES[stage]),
+                    densities=kwargs["densities"],
+                )
                 row["time"] = time.perf_counter() - t0 + t_net
                 matches = [
                     structure_match(c.structure, truth)[0] for c in result

@@ -13,6 +13,7 @@ from diffpy.crystalnet.datasets.augment import (
 )
 from diffpy.crystalnet.datasets.builder import BuildSettings, make_entry
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.physics.broadening import broaden_sticks
 from diffpy.crystalnet.physics.composition import composition_vector
 from diffpy.crystalnet.physics.model_input import (
     BIN_WIDTH,
@@ -20,11 +21,7 @@ from diffpy.crystalnet.physics.model_input import (
     pattern_to_model_input,
 )
 from diffpy.crystalnet.physics.pattern import Pattern
-from diffpy.crystalnet.physics.profiles import (
-    Profile,
-    broaden_sticks,
-    lorentz_polarization,
-)
+from diffpy.crystalnet.physics.profiles import Profile, lorentz_polarization
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.physics.broadening import background
 from diffpy.crystalnet.physics.pattern import Pattern
-from diffpy.crystalnet.physics.profiles import background
 from diffpy.crystalnet.physics.simulator import simulate_pattern
 from diffpy.crystalnet.refine.kernel import chebyshev_basis
 from diffpy.crystalnet.refine.profile_fit import fit_candidate

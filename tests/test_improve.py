@@ -8,11 +8,11 @@ from diffpy.crystalnet.density.cmed import cmed
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.physics.cells import cmed_cell
 from diffpy.crystalnet.physics.pattern import Pattern
-from diffpy.crystalnet.physics.simulator import (
+from diffpy.crystalnet.physics.scattering import (
     _scatterers,
     _structure_factor_sq,
-    simulate_pattern,
 )
+from diffpy.crystalnet.physics.simulator import simulate_pattern
 from diffpy.crystalnet.refine.improve import (
     ExtractedIntensities,
     extract_intensities,

@@ -12,12 +12,14 @@ pytest.importorskip("pymatgen")
 from pymatgen.analysis.structure_matcher import StructureMatcher  # noqa: E402
 from pymatgen.core import Composition, Lattice, Structure  # noqa: E402
 
-from diffpy.crystalnet.isotypes.search import (  # noqa: E402
-    IsotypeCandidate,
+from diffpy.crystalnet.isotypes.decorations import decorations  # noqa: E402
+from diffpy.crystalnet.isotypes.library import (  # noqa: E402
     Prototype,
-    decorations,
     expand_orbit,
     load_isotype_library,
+)
+from diffpy.crystalnet.isotypes.search import (  # noqa: E402
+    IsotypeCandidate,
     search_isotypes,
 )
 
@@ -129,7 +131,7 @@ def test_library_contents(library):
 
 
 def test_library_entries_are_consistent(library):
-    from diffpy.crystalnet.isotypes.search import stoichiometry_of
+    from diffpy.crystalnet.isotypes.library import stoichiometry_of
     from diffpy.crystalnet.physics.lattice import crystal_system_of
 
     for p in library:

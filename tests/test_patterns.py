@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diffpy.crystalnet import CrystalNetInputError, load_pattern
-from diffpy.crystalnet.io.readers import MAX_FILE_BYTES
+from diffpy.crystalnet.io.formats import MAX_FILE_BYTES
 from diffpy.crystalnet.physics.pattern import Pattern
 from diffpy.crystalnet.physics.transforms import q_to_two_theta, two_theta_to_q
 

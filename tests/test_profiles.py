@@ -4,20 +4,22 @@ import numpy as np
 import pytest
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.physics.profiles import (
-    Profile,
+from diffpy.crystalnet.datasets.lab_profiles import random_lab_profile
+from diffpy.crystalnet.physics.broadening import (
     add_noise,
-    as_profile,
     background,
     broaden_sticks,
+    profile_grid,
+    synthesize_profile,
+)
+from diffpy.crystalnet.physics.profiles import (
+    Profile,
+    as_profile,
     caglioti_fwhm,
     kalpha_sticks,
     lorentz_polarization,
     peak_widths,
-    profile_grid,
     pseudo_voigt,
-    random_lab_profile,
-    synthesize_profile,
     tch_pseudo_voigt,
 )
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from diffpy.crystalnet import CrystalNetInputError, load_pattern
-from diffpy.crystalnet.io.readers import axis_from_header, read_pattern_file
+from diffpy.crystalnet.io.formats import axis_from_header, read_pattern_file
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def test_gradcheck_small_case():
     z, coeff = model.z, model.coeff
 
     def pattern(frac, lattice, b_iso, scale, zero, width):
-        from diffpy.crystalnet.physics.profiles import _sum_peaks
+        from diffpy.crystalnet.physics.broadening import _sum_peaks
 
         tth, inten, _ = reflection_intensities(
             hkl,

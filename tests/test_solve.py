@@ -19,10 +19,19 @@ from diffpy.crystalnet.cli import main
 from diffpy.crystalnet.density.cmed import cmed
 from diffpy.crystalnet.model.checkpoint import save_checkpoint
 from diffpy.crystalnet.model.metrics import structure_match
-from diffpy.crystalnet.solve.pipeline import primitive_cmed_lattice, solve
+from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.solve.lattices import primitive_cmed_lattice
+from diffpy.crystalnet.solve.pipeline import STEPS, solve
+from diffpy.crystalnet.solve.settings import SolveSettings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PATTERN = EXAMPLES / "Zr3Sb4Pt3_CuKa.xye"
+
+
+def solve_with(pattern, composition=None, densities=None, **options):
+    """solve_with() with settings from flat option names."""
+    settings = SolveSettings.from_options(**options)
+    return solve(pattern, composition, settings, densities=densities)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +45,7 @@ def test_oracle_density_solves_the_example(truth):
     swapped.replace_species({"Pt": "Zr", "Zr": "Pt"})
     grids = [cmed(swapped, n=50), cmed(truth, n=50)]
     with pytest.warns(UserWarning, match="does not fit|not decoded") as rec:
-        result = solve(
+        result = solve_with(
             PATTERN,
             "Zr3Sb4Pt3",
             lattice=Lattice.cubic(9.33),
@@ -89,7 +98,7 @@ def test_primitive_cmed_lattice_matches_cmed_cell(truth):
 def test_warnings_a_user_can_act_on():
     # a cell far too small for the formula, and no composition at all
     with pytest.warns(UserWarning) as rec:
-        result = solve(
+        result = solve_with(
             PATTERN,
             "Zr3Sb4Pt3",
             lattice=Lattice.cubic(3.0),
@@ -99,7 +108,7 @@ def test_warnings_a_user_can_act_on():
     assert len(result) == 0
     assert any("does not fit the cell" in w for w in result.warnings)
     with pytest.warns(UserWarning, match="no composition given"):
-        solve(
+        solve_with(
             PATTERN,
             lattice=[9.33, 9.33, 9.33, 90, 90, 90],
             densities=[np.zeros((8, 8, 8))],
@@ -202,7 +211,7 @@ def test_cli_bad_input(tmp_path, capsys):
 )
 def test_centring_of_a_given_lattice_from_the_peaks(species, centring):
     from diffpy.crystalnet.physics.simulator import simulate_pattern
-    from diffpy.crystalnet.solve.pipeline import infer_centring
+    from diffpy.crystalnet.solve.lattices import infer_centring
 
     group = "Fm-3m" if centring == "F" else "Pm-3m"
     lattice = Lattice.cubic(5.64 if centring == "F" else 4.12)
@@ -219,7 +228,7 @@ def test_centring_of_a_given_lattice_from_the_peaks(species, centring):
 def test_lattice_as_text_uses_the_indexing_parser(truth):
     pytest.importorskip("diffpy.crystalnet.index.indexing")
     with pytest.warns(UserWarning):
-        result = solve(
+        result = solve_with(
             PATTERN,
             "Zr3Sb4Pt3",
             lattice="a=9.33",
@@ -231,7 +240,7 @@ def test_lattice_as_text_uses_the_indexing_parser(truth):
 
 def test_oracle_with_indexed_lattice(truth):
     """No lattice given: the pattern is indexed (cubic I, a = 9.33)."""
-    result = solve(
+    result = solve_with(
         PATTERN,
         "Zr3Sb4Pt3",
         densities=[cmed(truth, n=50)],
@@ -253,7 +262,7 @@ def test_isotypes_and_refinement_solve_the_example_without_a_density(
     from diffpy.crystalnet.solve.report import write_outputs
 
     with pytest.warns(UserWarning, match="not decoded"):
-        result = solve(
+        result = solve_with(
             PATTERN,
             "Zr3Sb4Pt3",
             lattice="a=9.33",
@@ -286,10 +295,10 @@ def test_isotypes_and_refinement_solve_the_example_without_a_density(
 def test_steps_can_be_switched_off():
     kwargs = dict(lattice="a=9.33", densities=[np.zeros((8, 8, 8))])
     with pytest.warns(UserWarning):
-        result = solve(PATTERN, "Zr3Sb4Pt3", isotypes=False, **kwargs)
+        result = solve_with(PATTERN, "Zr3Sb4Pt3", isotypes=False, **kwargs)
     assert len(result) == 0
     with pytest.warns(UserWarning):
-        result = solve(PATTERN, "Zr3Sb4Pt3", refine=False, **kwargs)
+        result = solve_with(PATTERN, "Zr3Sb4Pt3", refine=False, **kwargs)
     assert result.best.steps == ["isotypes", "fit"]
     assert result.best.refinement is None
 
@@ -306,7 +315,7 @@ def test_improvement_recycles_a_damaged_density(truth):
     damaged = np.clip(np.real(np.fft.ifftn(f * phase)), 0.0, None)
     kwargs = dict(lattice="a=9.33", densities=[damaged], isotypes=False)
     with pytest.warns(UserWarning):
-        result = solve(PATTERN, "Zr3Sb4Pt3", refine=False, **kwargs)
+        result = solve_with(PATTERN, "Zr3Sb4Pt3", refine=False, **kwargs)
     sources = [c.source for c in result] + sum(
         (c.also_from for c in result), []
     )
@@ -321,7 +330,7 @@ def test_improvement_recycles_a_damaged_density(truth):
         assert diag["extraction_rwp"] < 0.1
         assert cand.summary()["improvement"] == diag
     with pytest.warns(UserWarning):
-        plain = solve(
+        plain = solve_with(
             PATTERN, "Zr3Sb4Pt3", refine=False, improve=False, **kwargs
         )
     assert all("improve" not in c.steps for c in plain)
@@ -331,7 +340,7 @@ def test_keep_writes_the_best_candidates_only(truth, tmp_path):
     from diffpy.crystalnet.solve.report import write_outputs
 
     grids = [cmed(truth, n=50), np.roll(cmed(truth, n=50), 7, axis=0)]
-    result = solve(
+    result = solve_with(
         PATTERN,
         "Zr3Sb4Pt3",
         lattice="a=9.33",
@@ -347,3 +356,36 @@ def test_keep_writes_the_best_candidates_only(truth, tmp_path):
     data = json.loads((tmp_path / "o" / "candidates.json").read_text())
     assert len(data["candidates"]) == len(result)
     assert data["candidates"][1]["files"] == {}
+
+
+def test_settings_group_the_options():
+    settings = SolveSettings.from_options(
+        lattice="a=9.33", samples=2, improve=False, refine_top=1, keep=3
+    )
+    assert settings.lattice.lattice == "a=9.33"
+    assert settings.sampling.samples == 2
+    assert not settings.improve.enabled and settings.isotypes.enabled
+    assert settings.refine.top == 1 and settings.output.keep == 3
+    assert settings.as_dict()["sampling"]["samples"] == 2
+    with pytest.raises(CrystalNetInputError, match="unknown solve option"):
+        SolveSettings.from_options(sample=2)
+    with pytest.raises(CrystalNetInputError, match="sampling.samples"):
+        SolveSettings.from_options(samples=0)
+    with pytest.raises(CrystalNetInputError, match="sampling.precision"):
+        SolveSettings.from_options(precision="float16")
+    with pytest.raises(CrystalNetInputError, match="SolveSettings"):
+        solve(PATTERN, "Zr3Sb4Pt3", {"samples": 2})
+
+
+def test_every_step_is_timed_in_order(truth):
+    with pytest.warns(UserWarning):
+        result = solve_with(
+            PATTERN,
+            "Zr3Sb4Pt3",
+            densities=[np.zeros((8, 8, 8))],
+            lattice="a=9.33",
+            isotypes=False,
+        )
+    names = [step.NAME for step in STEPS]
+    assert list(result.timings)[: len(names)] == names
+    assert {"total", "cpu_total"} <= set(result.timings)

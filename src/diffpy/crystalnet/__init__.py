@@ -51,7 +51,7 @@ _LAZY = {
     "fit_candidate": "diffpy.crystalnet.refine.profile_fit",
     "refine_structure": "diffpy.crystalnet.refine.rietveld",
     "search_isotypes": "diffpy.crystalnet.isotypes.search",
-    "load_isotype_library": "diffpy.crystalnet.isotypes.search",
+    "load_isotype_library": "diffpy.crystalnet.isotypes.library",
     "extract_intensities": "diffpy.crystalnet.refine.improve",
     "fourier_recycle": "diffpy.crystalnet.refine.improve",
     "improve_density": "diffpy.crystalnet.refine.improve",

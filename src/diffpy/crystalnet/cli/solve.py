@@ -114,40 +114,15 @@ def solve(**opts):
     pattern = opts["pattern"]
     if not pattern.is_file():
         raise CrystalNetInputError("no such file", pattern)
-    if opts["lattice"] and opts["cell"]:
-        raise CrystalNetInputError(
-            "give --lattice or --cell, not both", "cell"
-        )
-    if opts["keep"] < 1:
-        raise CrystalNetInputError("must be at least 1", "--keep")
-    if opts["refine_top"] < 0:
-        raise CrystalNetInputError("must not be negative", "--refine-top")
-    for name in ("samples", "lattice_solutions"):
-        if opts[name] < 1:
-            flag = "--" + name.replace("_", "-")
-            raise CrystalNetInputError("must be at least 1", flag)
-    lattice = opts["lattice"] or (list(opts["cell"]) if opts["cell"] else None)
-    out = opts["out"] or pattern.with_name(pattern.stem + "-solve")
-    if out.exists() and not opts["force"]:
-        raise CrystalNetInputError("exists; pass --force to replace it", out)
+    settings = _settings(opts, pattern)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         try:
             result = run(
                 pattern,
                 composition=opts["composition"],
+                settings=settings,
                 wavelength=opts["wavelength"],
-                lattice=lattice,
-                samples=opts["samples"],
-                seed=opts["seed"],
-                model=opts["model"],
-                centring=opts["centring"],
-                lattice_solutions=opts["lattice_solutions"],
-                improve=not opts["no_improve"],
-                isotypes=not opts["no_isotypes"],
-                refine=not opts["no_refine"],
-                refine_top=opts["refine_top"],
-                precision=opts["precision"],
             )
         except CrystalNetInputError as error:
             source = error.source
@@ -158,12 +133,13 @@ def solve(**opts):
             raise CrystalNetInputError(
                 f"{error.source}: {error.problem}", pattern
             ) from None
+    output = settings.output
     written = write_outputs(
         result,
-        out,
-        force=opts["force"],
-        densities=not opts["no_densities"],
-        keep=opts["keep"],
+        output.out,
+        force=output.force,
+        densities=output.densities,
+        keep=output.keep,
     )
     lat = result.provenance.get("lattice", {})
     origin = lat.get("origin", "?")
@@ -183,6 +159,45 @@ def solve(**opts):
     )
     click.echo(f"time: {times}")
     click.echo(f"wrote {len(written['files'])} files to {written['folder']}")
+
+
+def _settings(opts, pattern):
+    """The SolveSettings of the command line's options (checked)."""
+    from diffpy.crystalnet.solve.settings import SolveSettings
+
+    if opts["lattice"] and opts["cell"]:
+        raise CrystalNetInputError(
+            "give --lattice or --cell, not both", "cell"
+        )
+    if opts["keep"] < 1:
+        raise CrystalNetInputError("must be at least 1", "--keep")
+    if opts["refine_top"] < 0:
+        raise CrystalNetInputError("must not be negative", "--refine-top")
+    for name in ("samples", "lattice_solutions"):
+        if opts[name] < 1:
+            flag = "--" + name.replace("_", "-")
+            raise CrystalNetInputError("must be at least 1", flag)
+    lattice = opts["lattice"] or (list(opts["cell"]) if opts["cell"] else None)
+    out = opts["out"] or pattern.with_name(pattern.stem + "-solve")
+    if out.exists() and not opts["force"]:
+        raise CrystalNetInputError("exists; pass --force to replace it", out)
+    return SolveSettings.from_options(
+        lattice=lattice,
+        centring=opts["centring"],
+        lattice_solutions=opts["lattice_solutions"],
+        samples=opts["samples"],
+        seed=opts["seed"],
+        model=opts["model"],
+        precision=opts["precision"],
+        improve=not opts["no_improve"],
+        isotypes=not opts["no_isotypes"],
+        refine=not opts["no_refine"],
+        refine_top=opts["refine_top"],
+        out=out,
+        force=opts["force"],
+        densities=not opts["no_densities"],
+        keep=opts["keep"],
+    )
 
 
 def _abc(values):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.io.readers import read_pattern_file
+from diffpy.crystalnet.io.formats import read_pattern_file
 from diffpy.crystalnet.physics.pattern import XTYPES, Pattern
 from diffpy.crystalnet.physics.wavelengths import resolve_wavelength
 
@@ -21,7 +21,7 @@ def load_pattern(path, wavelength=None, xtype=None, kind="profile"):
     The format is recognised from the content, then the extension: text
     columns (``.xy``, ``.xye``, ``.dat``, ``.txt``, ``.csv``), Fit2D/pyFAI
     ``.chi``, "start step end" ``.dat``, GSAS standard powder data and IUCr
-    powder CIF.  See :mod:`diffpy.crystalnet.io.readers`.
+    powder CIF.  See :mod:`diffpy.crystalnet.io.formats`.
 
     Parameters
     ----------

@@ -20,381 +20,36 @@ target transform and returns electron densities in e/A^3.
 
 Grid convention: point ``(i, j, k)`` of an ``n``-grid sits at fractional
 coordinates ``(i/n, j/n, k/n)``.
-"""
 
-import dataclasses
-import math
-from typing import NamedTuple
+Its hyper-parameters are in :mod:`diffpy.crystalnet.model.config`, its
+building blocks in :mod:`diffpy.crystalnet.model.layers` and the precision
+of the point queries in :mod:`diffpy.crystalnet.model.precision`.
+"""
 
 import numpy as np
 import torch
 from torch import nn
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.model.config import (
+    N_BINS,
+    N_ELEMENTS,
+    CrystalNetConfig,
+)
+from diffpy.crystalnet.model.layers import (
+    DenseNet1D,
+    Encoding,
+    Film,
+    FourierEncoder,
+    Regressor,
+    mlp,
+)
+from diffpy.crystalnet.model.precision import precision_autocast
 
-__all__ = [
-    "native_bfloat16",
-    "CrystalNet",
-    "CrystalNetConfig",
-    "Encoding",
-    "Film",
-    "PRESETS",
-    "grid_points",
-]
+__all__ = ["CrystalNet", "grid_points"]
 
-#: number of pattern bins (uniform 2theta 0-180 deg at Mo Ka)
-N_BINS = 1024
-#: length of the composition vector (atom fractions, index Z - 1)
-N_ELEMENTS = 118
 #: log-variance of the latent posteriors is clamped to this range
 LOGVAR_RANGE = (-12.0, 8.0)
-
-
-@dataclasses.dataclass
-class CrystalNetConfig:
-    """Hyper-parameters of :class:`CrystalNet` (plain values only).
-
-    The config travels inside every checkpoint (``dataclasses.asdict``), so
-    every field is an int, float, str or bool.
-
-    Parameters
-    ----------
-    latent_dim : int
-        Width of each latent (XRD and formula); the fusion input is twice
-        this.
-    width : int
-        Width of the positional encoding, of gamma/beta and of the regressor.
-    film_hidden : int
-        Hidden width of the two FiLM MLPs.
-    film_layers : int
-        Linear layers in each FiLM MLP.
-    formula_layers : int
-        Linear layers in each formula encoder.
-    dense_layers : int
-        Convolutions in each of the two DenseNet blocks.
-    growth : int
-        DenseNet growth rate (channels added per convolution).
-    layernorm_affine : bool
-        Element-wise affine parameters in the DenseNet LayerNorms (as
-        published; they hold most of the encoder's parameters).
-    mask_channel : bool
-        Feed the measured-bin mask as a second input channel, so patterns
-        truncated in Q (lab data) are distinguishable from zero intensity.
-    regressor_layers : int
-        Hidden Linear layers of the regressor.
-    skip_every : int
-        Re-concatenate the FiLM-ed encoding P before every ``skip_every``-th
-        regressor layer.
-    num_freq : int
-        Random Fourier frequencies (rows of B).
-    freq_sigma : float
-        Standard deviation of the entries of B.
-    fourier_seed : int
-        Seed that generates B (B is a buffer, stored in checkpoints).
-    film_final_relu : bool
-        End the FiLM MLPs with BatchNorm + ReLU, as the public code does
-        (gamma, beta >= 0).
-    target : str
-        Target transform of the density: ``"identity"`` or ``"log1p"``.
-    target_scale : float
-        Scale ``s`` of the log1p transform, ``t = log1p(rho / s)`` (e/A^3).
-    """
-
-    latent_dim: int = 512
-    width: int = 256
-    film_hidden: int = 512
-    film_layers: int = 4
-    formula_layers: int = 3
-    dense_layers: int = 4
-    growth: int = 8
-    layernorm_affine: bool = True
-    mask_channel: bool = True
-    regressor_layers: int = 6
-    skip_every: int = 3
-    num_freq: int = 128
-    freq_sigma: float = 3.0
-    fourier_seed: int = 0
-    film_final_relu: bool = True
-    target: str = "log1p"
-    target_scale: float = 1.0
-
-    def __post_init__(self):
-        ints = (
-            "latent_dim",
-            "width",
-            "film_hidden",
-            "film_layers",
-            "formula_layers",
-            "dense_layers",
-            "growth",
-            "regressor_layers",
-            "skip_every",
-            "num_freq",
-        )
-        for name in ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise CrystalNetInputError(
-                    f"must be an integer, got {value!r}", source=name
-                )
-            if value < 1:
-                raise CrystalNetInputError(
-                    f"must be at least 1, got {value}", source=name
-                )
-        if self.film_layers < 2:
-            raise CrystalNetInputError(
-                "the FiLM MLPs need at least 2 layers", source="film_layers"
-            )
-        if not self.freq_sigma > 0:
-            raise CrystalNetInputError(
-                f"must be positive, got {self.freq_sigma}", source="freq_sigma"
-            )
-        if self.target not in ("identity", "log1p"):
-            raise CrystalNetInputError(
-                f"unknown target transform {self.target!r} "
-                "(use 'identity' or 'log1p')",
-                source="target",
-            )
-        if not self.target_scale > 0:
-            raise CrystalNetInputError(
-                f"must be positive, got {self.target_scale}",
-                source="target_scale",
-            )
-
-    @classmethod
-    def preset(cls, name, **overrides):
-        """Build a named preset, optionally overriding some fields.
-
-        Parameters
-        ----------
-        name : str
-            ``"paper"``, ``"cpu"`` or ``"tiny"`` (see :data:`PRESETS`).
-        **overrides
-            Fields to change, e.g. ``mask_channel=False``.
-
-        Returns
-        -------
-        CrystalNetConfig
-        """
-        if name not in PRESETS:
-            raise CrystalNetInputError(
-                f"unknown preset {name!r}; choose from {sorted(PRESETS)}",
-                source="preset",
-            )
-        return cls(**{**PRESETS[name], **overrides})
-
-    @classmethod
-    def from_dict(cls, values, source=None):
-        """Rebuild a config from :func:`dataclasses.asdict` output.
-
-        Parameters
-        ----------
-        values : dict
-            Field name -> value.
-        source : str, optional
-            Where the dict came from (a checkpoint path), for error messages.
-
-        Returns
-        -------
-        CrystalNetConfig
-        """
-        if not isinstance(values, dict):
-            raise CrystalNetInputError(
-                "model config is not a dictionary", source=source
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise CrystalNetInputError(
-                f"unknown model config fields {unknown} (a checkpoint from a "
-                "newer diffpy.crystalnet?)",
-                source=source,
-            )
-        return cls(**values)
-
-    def to_dict(self):
-        """Return the config as a plain dict (checkpoint-safe)."""
-        return dataclasses.asdict(self)
-
-
-#: Named configurations.  ``paper`` follows the published network and the
-#: authors' training script (4 DenseNet layers per block, 3 formula layers,
-#: 16 regressor layers of 512 with P re-concatenated every 4, FiLM MLPs
-#: 1024-1024-1024-512).  ``cpu`` keeps the 512-wide encoders and shrinks the
-#: per-point part to 256 wide, 6 layers.  ``tiny`` is for tests.
-PRESETS = {
-    "paper": dict(
-        latent_dim=512,
-        width=512,
-        film_hidden=1024,
-        film_layers=4,
-        formula_layers=3,
-        dense_layers=4,
-        regressor_layers=16,
-        skip_every=4,
-    ),
-    "cpu": dict(
-        latent_dim=512,
-        width=256,
-        film_hidden=512,
-        film_layers=4,
-        formula_layers=3,
-        dense_layers=4,
-        regressor_layers=6,
-        skip_every=3,
-    ),
-    "tiny": dict(
-        latent_dim=32,
-        width=32,
-        film_hidden=64,
-        film_layers=2,
-        formula_layers=2,
-        dense_layers=2,
-        growth=4,
-        layernorm_affine=False,
-        regressor_layers=4,
-        skip_every=2,
-        num_freq=32,
-    ),
-}
-
-
-class Film(NamedTuple):
-    """FiLM parameters of a batch of crystals, each of shape (B, width)."""
-
-    gamma: torch.Tensor
-    beta: torch.Tensor
-
-
-class Encoding(NamedTuple):
-    """Output of :meth:`CrystalNet.encode` (all tensors have batch first)."""
-
-    mu_xrd: torch.Tensor
-    logvar_xrd: torch.Tensor
-    mu_formula: torch.Tensor
-    logvar_formula: torch.Tensor
-    z: torch.Tensor
-    film: Film
-
-
-def _conv_ln_relu(c_in, c_out, length, kernel, affine):
-    return nn.Sequential(
-        nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
-        nn.LayerNorm([c_out, length], elementwise_affine=affine),
-        nn.ReLU(),
-    )
-
-
-class DenseNet1D(nn.Module):
-    """1D DenseNet encoder of a (B, C, 1024) pattern to (B, out_dim).
-
-    A 3-wide stem, a dense block at full length, a 1x1 transition with 2x
-    average pooling, a second dense block, a 1x1 projection to one channel
-    and a Linear + BatchNorm to ``out_dim``.  Every convolution is followed
-    by LayerNorm over (channels, length) and ReLU.
-    """
-
-    def __init__(self, in_channels, out_dim, layers, growth, affine):
-        super().__init__()
-        g, n, half = growth, N_BINS, N_BINS // 2
-        c0 = g * in_channels
-        self.stem = _conv_ln_relu(in_channels, c0, n, 3, affine)
-        self.block1 = nn.ModuleList(
-            _conv_ln_relu(c0 + i * g, g, n, 3, affine) for i in range(layers)
-        )
-        c1 = 2 * c0
-        self.transition = nn.Sequential(
-            _conv_ln_relu(c0 + layers * g, c1, n, 1, affine),
-            nn.AvgPool1d(2),
-        )
-        self.block2 = nn.ModuleList(
-            _conv_ln_relu(c1 + i * g, g, half, 3, affine)
-            for i in range(layers)
-        )
-        self.head = nn.Sequential(
-            nn.Conv1d(c1 + layers * g, 1, 1),
-            nn.Flatten(),
-            nn.Linear(half, out_dim),
-            nn.BatchNorm1d(out_dim),
-        )
-
-    @staticmethod
-    def _dense(x, block):
-        features = [x]
-        for layer in block:
-            features.append(layer(torch.cat(features, dim=1)))
-        return torch.cat(features, dim=1)
-
-    def forward(self, x):
-        x = self._dense(self.stem(x), self.block1)
-        x = self._dense(self.transition(x), self.block2)
-        return self.head(x)
-
-
-def _mlp(sizes, final_relu):
-    """Linear + BatchNorm (+ ReLU) layers; no ReLU after the last unless
-    ``final_relu``."""
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers += [
-            nn.Linear(sizes[i], sizes[i + 1]),
-            nn.BatchNorm1d(sizes[i + 1]),
-        ]
-        if i < len(sizes) - 2 or final_relu:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class FourierEncoder(nn.Module):
-    """Random Fourier features of fractional coordinates, then an MLP.
-
-    ``gamma(x) = [sin(2 pi B (x - 0.5)), cos(2 pi B (x - 0.5))]`` with a
-    fixed ``B`` (a buffer) of shape (num_freq, 3), entries N(0, sigma^2),
-    followed by Linear -> BatchNorm -> ReLU -> Linear to ``width``.
-    """
-
-    def __init__(self, num_freq, sigma, seed, width):
-        super().__init__()
-        gen = torch.Generator().manual_seed(int(seed))
-        B = torch.randn(num_freq, 3, generator=gen, dtype=torch.float32)
-        self.register_buffer("B", B * float(sigma))
-        self.mlp = nn.Sequential(
-            nn.Linear(2 * num_freq, width),
-            nn.BatchNorm1d(width),
-            nn.ReLU(),
-            nn.Linear(width, width),
-        )
-
-    def forward(self, points):
-        """(N, 3) fractional coordinates -> (N, width)."""
-        angle = (2.0 * math.pi) * ((points - 0.5) @ self.B.T)
-        return self.mlp(torch.cat([torch.sin(angle), torch.cos(angle)], -1))
-
-
-class Regressor(nn.Module):
-    """MLP on the FiLM-ed encoding with DeepSDF/NeRF-style skips."""
-
-    def __init__(self, width, layers, skip_every):
-        super().__init__()
-        self.skips = [i for i in range(1, layers) if i % skip_every == 0]
-        self.layers = nn.ModuleList(
-            nn.Sequential(
-                nn.Linear(2 * width if i in self.skips else width, width),
-                nn.BatchNorm1d(width),
-                nn.ReLU(),
-            )
-            for i in range(layers)
-        )
-        self.out = nn.Linear(width, 1)
-
-    def forward(self, P):
-        """(N, width) -> (N,)."""
-        h = P
-        for i, layer in enumerate(self.layers):
-            if i in self.skips:
-                h = torch.cat([h, P], dim=-1)
-            h = layer(h)
-        return self.out(h).squeeze(-1)
 
 
 def grid_points(n, dtype=torch.float32, device=None):
@@ -460,7 +115,7 @@ class CrystalNet(nn.Module):
 
         def formula():
             sizes = [N_ELEMENTS] + [c.latent_dim] * c.formula_layers
-            return _mlp(sizes, final_relu=False)
+            return mlp(sizes, final_relu=False)
 
         def film():
             sizes = (
@@ -468,7 +123,7 @@ class CrystalNet(nn.Module):
                 + [c.film_hidden] * (c.film_layers - 1)
                 + [c.width]
             )
-            return _mlp(sizes, final_relu=c.film_final_relu)
+            return mlp(sizes, final_relu=c.film_final_relu)
 
         self.xrd_mu, self.xrd_logvar = xrd(), xrd()
         self.formula_mu, self.formula_logvar = formula(), formula()
@@ -699,19 +354,7 @@ class CrystalNet(nn.Module):
             (samples, n, n, n) float32 electron density in e/A^3 (the target
             transform inverted, negative values clipped to 0).
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise CrystalNetInputError(f"must be an integer, got {n!r}", "n")
-        if n < 1:
-            raise CrystalNetInputError(f"must be at least 1, got {n}", "n")
-        samples = int(samples) if sample else 1
-        if samples < 1:
-            raise CrystalNetInputError(
-                f"must be at least 1, got {samples}", "samples"
-            )
-        if int(chunk) < 1:
-            raise CrystalNetInputError(
-                f"must be positive, got {chunk}", "chunk"
-            )
+        samples = _grid_samples(n, samples, sample, chunk)
         device = next(self.parameters()).device
         x = _as_row(pattern, N_BINS, "pattern", device)
         comp = _as_row(composition, N_ELEMENTS, "composition", device)
@@ -732,7 +375,7 @@ class CrystalNet(nn.Module):
                 points = grid_points(n, device=device)
                 out = torch.empty(samples, points.shape[0], device=device)
                 step = max(1, int(chunk) // samples)
-                with _autocast(precision, device):
+                with precision_autocast(precision, device):
                     for start in range(0, points.shape[0], step):
                         stop = start + step
                         out[:, start:stop] = self.query(
@@ -804,6 +447,23 @@ class CrystalNet(nn.Module):
         )
 
 
+def _grid_samples(n, samples, sample, chunk):
+    """Check the grid options of :meth:`CrystalNet.predict_grid`; return
+    the number of grids to predict."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise CrystalNetInputError(f"must be an integer, got {n!r}", "n")
+    if n < 1:
+        raise CrystalNetInputError(f"must be at least 1, got {n}", "n")
+    samples = int(samples) if sample else 1
+    if samples < 1:
+        raise CrystalNetInputError(
+            f"must be at least 1, got {samples}", "samples"
+        )
+    if int(chunk) < 1:
+        raise CrystalNetInputError(f"must be positive, got {chunk}", "chunk")
+    return samples
+
+
 def _as_row(values, length, name, device):
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()
@@ -817,41 +477,3 @@ def _as_row(values, length, name, device):
         raise CrystalNetInputError("contains NaN or infinite values", name)
     return torch.from_numpy(array.reshape(1, length)).to(device)
 
-
-def native_bfloat16():
-    """Whether this CPU computes bfloat16 matrix products natively.
-
-    True on x86 CPUs with AVX512-BF16 or AMX-BF16 (read from
-    ``/proc/cpuinfo``; False where that file does not exist).
-
-    Returns
-    -------
-    bool
-    """
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool({"avx512_bf16", "amx_bf16"} & flags)
-    except OSError:
-        pass
-    return False
-
-
-def _autocast(precision, device):
-    """Autocast context of a ``precision`` name (float32: none)."""
-    import contextlib
-
-    if precision not in ("float32", "bfloat16", "auto"):
-        raise CrystalNetInputError(
-            "must be float32, bfloat16 or auto, not " f"{precision!r}",
-            "precision",
-        )
-    kind = torch.device(device).type
-    if precision == "auto":
-        native = kind == "cuda" or native_bfloat16()
-        precision = "bfloat16" if native else "float32"
-    if precision == "float32":
-        return contextlib.nullcontext()
-    return torch.autocast(kind, dtype=torch.bfloat16)

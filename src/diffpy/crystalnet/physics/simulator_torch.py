@@ -26,15 +26,17 @@ import numpy as np
 import torch
 
 from diffpy.crystalnet.errors import CrystalNetInputError
-from diffpy.crystalnet.physics.profiles import (
+from diffpy.crystalnet.physics.broadening import (
     _sum_peaks,
-    as_profile,
     background,
-    kalpha_sticks,
-    lorentz_polarization,
     profile_grid,
 )
-from diffpy.crystalnet.physics.simulator import (
+from diffpy.crystalnet.physics.profiles import (
+    as_profile,
+    kalpha_sticks,
+    lorentz_polarization,
+)
+from diffpy.crystalnet.physics.scattering import (
     _scatterers,
     _two_theta_limits,
     displacement_b,

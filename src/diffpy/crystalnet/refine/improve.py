@@ -357,9 +357,9 @@ class _Pawley:
         """Sparse weighted design matrix (points x groups)."""
         from scipy.sparse import csr_matrix
 
+        from diffpy.crystalnet.physics.broadening import peak_windows
         from diffpy.crystalnet.physics.profiles import (
             lorentz_polarization,
-            peak_windows,
             pseudo_voigt,
         )
 
@@ -560,7 +560,7 @@ def extract_intensities(
     """
     from scipy.optimize import least_squares
 
-    from diffpy.crystalnet.physics.simulator import enumerate_reflections
+    from diffpy.crystalnet.physics.scattering import enumerate_reflections
     from diffpy.crystalnet.refine.kernel import (
         chebyshev_basis,
         check_profile_pattern,

@@ -34,7 +34,7 @@ def chebyshev_basis(x, terms):
     -------
     numpy.ndarray
         ``(len(x), terms)``; the same series as
-        :func:`diffpy.crystalnet.physics.profiles.background`
+        :func:`diffpy.crystalnet.physics.broadening.background`
         (``kind="chebyshev"``).
     """
     x = np.asarray(x, dtype=float)

@@ -131,9 +131,9 @@ class _Model:
         self.cutoff = cutoff
 
     def columns(self, p):
+        from diffpy.crystalnet.physics.broadening import broaden_sticks
         from diffpy.crystalnet.physics.profiles import (
             Profile,
-            broaden_sticks,
             lorentz_polarization,
         )
 

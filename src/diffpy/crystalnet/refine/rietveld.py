@@ -50,15 +50,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.refine.optimiser import (
+    _coarse_cell,
+    _refine_all,
+    _solve_linear,
+)
+from diffpy.crystalnet.refine.restraints import _Restraints
+from diffpy.crystalnet.refine.rietveld_model import _Model
+from diffpy.crystalnet.refine.symmetry import _Symmetry
 
 __all__ = [
     "RefinementResult",
     "refine_structure",
-    "write_refined_cif",
     "DEFAULT_REFINE",
 ]
-
-_DEG = math.pi / 180.0
 
 #: parameter groups refined by default (all there are)
 DEFAULT_REFINE = (
@@ -70,40 +75,6 @@ DEFAULT_REFINE = (
     "b_iso",
     "profile",
 )
-#: profile parameters: start, lower, upper
-_PROFILE = {
-    "u": (0.0, 0.0, 0.5),
-    "v": (0.0, -0.5, 0.5),
-    "w": (0.004, 1e-5, 0.5),
-    "inverse_size": (0.005, 0.0, 0.2),
-    "microstrain": (0.0, 0.0, 0.01),
-}
-_ZERO = (0.0, -0.5, 0.5)
-#: B (angstrom^2) start and bounds
-_B = (0.5, 0.0, 10.0)
-#: relative bound on cell edges, bound on angles (degrees)
-LATTICE_TOLERANCE = 0.03
-ANGLE_TOLERANCE = 3.0
-#: largest shift of an atom from its start (angstrom)
-MAX_SHIFT = 0.5
-#: pairs closer than this fraction of their covalent radii are restrained
-CONTACT_FACTOR = 0.8
-#: the restraint's standard uncertainty (angstrom)
-RESTRAINT_SIGMA = 0.01
-TR_SOLVER = "lsmr"
-#: peak windows (FWHM) of the coarse search
-COARSE_CUTOFF = 6.0
-#: forward-difference steps of the parameters without analytic derivatives
-_STEP = {
-    "lattice": 1e-6,  # relative
-    "angle": 1e-5,
-    "zero_shift": 1e-5,
-    "u": 1e-6,
-    "v": 1e-6,
-    "w": 1e-7,
-    "inverse_size": 1e-6,
-    "microstrain": 1e-7,
-}
 
 
 @dataclass
@@ -188,834 +159,6 @@ class RefinementResult:
         """Number of refined parameters (int)."""
         return len(self.parameters.get("refined", ()))
 
-
-# --------------------------------------------------------------------------
-# symmetry
-
-
-def _rref(matrix, tol=1e-8):
-    """Reduced row echelon form of a small matrix (pivot columns too)."""
-    m = np.array(matrix, dtype=float)
-    rows, cols = m.shape
-    pivots = []
-    r = 0
-    for c in range(cols):
-        if r >= rows:
-            break
-        p = r + int(np.argmax(np.abs(m[r:, c])))
-        if abs(m[p, c]) < tol:
-            continue
-        m[[r, p]] = m[[p, r]]
-        m[r] /= m[r, c]
-        for i in range(rows):
-            if i != r:
-                m[i] -= m[i, c] * m[r]
-        pivots.append(c)
-        r += 1
-    m[np.abs(m) < tol] = 0.0
-    return m[: len(pivots)], pivots
-
-
-def _free_directions(rotations):
-    """Allowed displacements of a site: null space of all ``R - I``.
-
-    Returns a (3, k) matrix whose column m moves pivot coordinate m by one
-    and the others as the site symmetry requires (``x, x, x``: [1, 1, 1]).
-    """
-    stack = np.concatenate([r - np.eye(3) for r in rotations])
-    _, s, vt = np.linalg.svd(stack)
-    rank = int(np.sum(s > 1e-6))
-    null = vt[rank:]  # (k, 3)
-    if len(null) == 0:
-        return np.zeros((3, 0)), []
-    basis, pivots = _rref(null)
-    return basis.T, pivots
-
-
-def _wrap(d):
-    return d - np.round(d)
-
-
-def _lattice_mode(system, angles):
-    """Free cell parameters of a crystal system (standard setting)."""
-    if system == "cubic":
-        return ["a"]
-    if system in ("tetragonal", "hexagonal", "trigonal"):
-        return ["a", "c"]
-    if system == "orthorhombic":
-        return ["a", "b", "c"]
-    if system == "monoclinic":
-        oblique = int(np.argmax(np.abs(np.asarray(angles) - 90.0)))
-        return ["a", "b", "c", ("alpha", "beta", "gamma")[oblique]]
-    return ["a", "b", "c", "alpha", "beta", "gamma"]
-
-
-_TIES = {"b": "a", "c": "a"}
-
-
-def _cell_from(values, mode, fixed):
-    """Six cell parameters from the free ones (ties by crystal system)."""
-    cell = dict(fixed)
-    cell.update(values)
-    if "b" not in mode:
-        cell["b"] = cell["a"]
-    if "c" not in mode:
-        cell["c"] = cell["a"]
-    return [cell[k] for k in ("a", "b", "c", "alpha", "beta", "gamma")]
-
-
-def _metric(cell):
-    """Direct metric tensor and Cartesian matrix of a cell."""
-    from pymatgen.core import Lattice
-
-    matrix = Lattice.from_parameters(*cell).matrix
-    return matrix @ matrix.T, matrix
-
-
-class _Symmetry:
-    """Orbits, free directions and generators of a symmetrised cell."""
-
-    def __init__(self, structure, symprec, where):
-        from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-        try:
-            sga = SpacegroupAnalyzer(structure, symprec=symprec)
-            conv = sga.get_refined_structure()
-            sga = SpacegroupAnalyzer(conv, symprec=symprec)
-            data = sga.get_symmetry_dataset()
-        except Exception as exc:  # spglib failures are input problems
-            raise CrystalNetInputError(
-                f"no space group found at symprec={symprec:g}: {exc}", where
-            )
-        if data is None:
-            raise CrystalNetInputError(
-                f"no space group found at symprec={symprec:g}", where
-            )
-        self.structure = conv
-        self.symbol = str(data.international)
-        self.number = int(data.number)
-        self.system = sga.get_crystal_system()
-        rot = np.asarray(data.rotations, dtype=float)
-        tra = _wrap(np.asarray(data.translations, dtype=float)) % 1.0
-        self.rotations, self.translations = rot, tra
-        frac = conv.frac_coords
-        matrix = conv.lattice.matrix
-        tol = max(1e-4, min(symprec, 0.05))
-        equiv = np.asarray(data.equivalent_atoms)
-        wyckoffs = list(data.wyckoffs)
-        # representative: the member nearest the origin (x, x, x rather
-        # than -x + 1/2, -x, x + 1/2)
-        wrapped = np.round(frac % 1.0, 6) % 1.0
-        reps = []
-        for r in dict.fromkeys(equiv.tolist()):
-            members = np.flatnonzero(equiv == r)
-            key = [(wrapped[m].sum(), tuple(wrapped[m])) for m in members]
-            reps.append(
-                int(members[min(range(len(key)), key=key.__getitem__)])
-            )
-        counts = {}
-        self.orbits = []
-        for r in reps:
-            x0 = frac[r]
-            moved = np.einsum("nij,j->ni", rot, x0) + tra
-            off = _wrap(moved - x0) @ matrix
-            site_ops = np.linalg.norm(off, axis=1) < tol
-            directions, pivots = _free_directions(rot[site_ops])
-            members = np.flatnonzero(equiv == equiv[r])
-            gens = []
-            for j in members:
-                dist = np.linalg.norm(_wrap(moved - frac[j]) @ matrix, axis=1)
-                g = int(np.argmin(dist))
-                if dist[g] > tol:
-                    raise CrystalNetInputError(
-                        f"site {j} is not generated from site {r} by the "
-                        "space-group operations",
-                        where,
-                    )
-                shift = np.round(frac[j] - moved[g])
-                gens.append((rot[g], tra[g] + shift))
-            species = {
-                getattr(sp, "symbol", str(sp)): float(occ)
-                for sp, occ in conv[r].species.items()
-            }
-            main = max(species, key=species.get)
-            counts[main] = counts.get(main, 0) + 1
-            self.orbits.append(
-                dict(
-                    rep=r,
-                    x0=x0.copy(),
-                    directions=directions,
-                    pivots=pivots,
-                    members=members,
-                    rotations=np.array([g[0] for g in gens]),
-                    translations=np.array([g[1] for g in gens]),
-                    label=f"{main}{counts[main]}",
-                    species=species,
-                    wyckoff=f"{len(members)}{wyckoffs[r]}",
-                )
-            )
-        self._fix_origin(rot)
-        # centring translations (R = I, t != 0)
-        ident = np.all(np.abs(rot - np.eye(3)) < 1e-8, axis=(1, 2))
-        cent = tra[ident]
-        cent = cent[np.linalg.norm(_wrap(cent), axis=1) > 1e-6]
-        self.centring = cent
-        # one atom per centring coset for the structure factors
-        keep = []
-        for j in range(len(conv)):
-            dup = False
-            for k in keep:
-                diff = frac[j] - frac[k]
-                if any(
-                    np.linalg.norm(_wrap(diff - c) @ matrix) < tol
-                    for c in cent
-                ):
-                    dup = True
-                    break
-            if not dup:
-                keep.append(j)
-        self.kept = np.array(keep)
-        self.n_centring = len(cent) + 1
-        if len(conv) != len(keep) * self.n_centring:
-            raise CrystalNetInputError(
-                "the centring translations do not map the cell onto itself",
-                where,
-            )
-        self.operations = [_xyz(r, t) for r, t in zip(rot, tra)]  # for the CIF
-
-    def _fix_origin(self, rotations):
-        """Fix the floating origin of polar space groups.
-
-        Along a direction that every rotation leaves unchanged (z of
-        P6_3mc, y of P2_1, all of P1) the origin is free: one orbit's
-        coordinate along it is held fixed.
-        """
-        polar, _ = _free_directions(rotations)
-        for u in polar.T:
-            u = u / np.linalg.norm(u)
-            for orbit in self.orbits:
-                d = orbit["directions"]
-                if d.shape[1] == 0:
-                    continue
-                coef = np.linalg.lstsq(d, u, rcond=None)[0]
-                if np.linalg.norm(d @ coef - u) > 1e-6:
-                    continue
-                # the span of d without u, as pivot columns again
-                q, _ = np.linalg.qr(np.column_stack([u, d]))
-                rest = q[:, 1 : d.shape[1]]
-                if rest.shape[1] == 0:
-                    orbit["directions"], orbit["pivots"] = np.zeros((3, 0)), []
-                else:
-                    basis, pivots = _rref(rest.T)
-                    orbit["directions"], orbit["pivots"] = basis.T, pivots
-                break
-
-    def positions(self, shifts):
-        """Fractional coordinates of all atoms, orbit shifts applied."""
-        frac = np.empty((len(self.structure), 3))
-        for orbit, p in zip(self.orbits, shifts):
-            x = orbit["x0"] + orbit["directions"] @ p
-            frac[orbit["members"]] = (
-                np.einsum("nij,j->ni", orbit["rotations"], x)
-                + orbit["translations"]
-            )
-        return frac
-
-
-def _xyz(rotation, translation):
-    from pymatgen.core.operations import SymmOp
-
-    op = SymmOp.from_rotation_and_translation(
-        np.round(rotation), np.round(translation * 24) / 24
-    )
-    return op.as_xyz_str()
-
-
-# --------------------------------------------------------------------------
-# reflections
-
-
-def _unique_reflections(sym, cell, two_theta_max, wavelength):
-    """Symmetry-independent allowed reflections up to a 2-theta.
-
-    Returns the representative hkl and its multiplicity over the full
-    sphere of reflections, for a cell that may grow by the lattice
-    tolerance.
-    """
-    from diffpy.crystalnet.physics.simulator import enumerate_reflections
-
-    _, matrix = _metric(cell)
-    s = math.sin(math.radians(min(two_theta_max, 179.9) / 2.0))
-    max_r = 2.0 * s / wavelength * (1.0 + LATTICE_TOLERANCE + 0.01)
-    hkl, _ = enumerate_reflections(matrix, 1e-6, max_r)
-    if len(hkl) == 0:
-        return np.zeros((0, 3)), np.zeros(0)
-    rot = np.unique(np.round(sym.rotations).astype(int), axis=0)
-    base = 2 * int(np.abs(hkl).max()) + 1
-    off = base // 2
-
-    def code(h):
-        return ((h[:, 0] + off) * base + h[:, 1] + off) * base + h[:, 2] + off
-
-    key = np.full(len(hkl), -1, dtype=np.int64)
-    for r in rot:
-        moved = hkl @ r
-        key = np.maximum(key, np.maximum(code(moved), code(-moved)))
-    _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    reps = hkl[first]
-    mult = 2.0 * counts
-    # systematic absences: h R = h and h.t not an integer
-    absent = np.zeros(len(reps), dtype=bool)
-    for r, t in zip(np.round(sym.rotations).astype(int), sym.translations):
-        same = np.all(reps @ r == reps, axis=1)
-        phase = np.exp(2j * np.pi * (reps @ t))
-        absent |= same & (np.abs(phase - 1.0) > 1e-6)
-    return reps[~absent].astype(float), mult[~absent]
-
-
-# --------------------------------------------------------------------------
-# the model
-
-
-class _Model:
-    """Calculated profile and its Jacobian for a parameter vector."""
-
-    def __init__(
-        self, sym, x, y, sigma, lines, basis, start, refine, restraints, where
-    ):
-        from diffpy.crystalnet.physics.simulator import scattering_params
-
-        self.sym = sym
-        self.x = x
-        self.y = y
-        self.inv_sigma = 1.0 / sigma
-        self.lines = lines
-        self.basis = basis
-        self.cutoff = 25.0
-        self.n_eval = 0  # profile evaluations, finite differences included
-        self.n_jac = 0
-        conv = sym.structure
-        cell0 = list(conv.lattice.abc) + list(conv.lattice.angles)
-        names = ("a", "b", "c", "alpha", "beta", "gamma")
-        self.cell0 = dict(zip(names, cell0))
-        self.cell_mode = _lattice_mode(sym.system, cell0[3:])
-        strain = float((start or {}).get("strain", 0.0) or 0.0)
-        for k in ("a", "b", "c"):
-            self.cell0[k] *= 1.0 + strain
-        # scatterers: (kept atom, species)
-        params = scattering_params()
-        elements, sc_atom, sc_el, sc_occ, sc_z, sc_coeff = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
-        for j in sym.kept:
-            for sp, occ in conv[int(j)].species.items():
-                symbol = getattr(sp, "symbol", str(sp))
-                if symbol not in params or getattr(sp, "Z", 0) < 1:
-                    raise CrystalNetInputError(
-                        f"site {j}: no X-ray scattering factor for "
-                        f"{symbol!r}",
-                        where,
-                    )
-                if symbol not in elements:
-                    elements.append(symbol)
-                sc_atom.append(int(j))
-                sc_el.append(elements.index(symbol))
-                sc_occ.append(float(occ))
-                sc_z.append(float(sp.Z))
-                sc_coeff.append(params[symbol])
-        self.elements = elements
-        self.sc_atom = np.array(sc_atom)
-        self.sc_el = np.array(sc_el)
-        self.sc_occ = np.array(sc_occ)
-        el_first = [sc_el.index(e) for e in range(len(elements))]
-        self.el_z = np.array(sc_z)[el_first]
-        self.el_coeff = np.array(sc_coeff)[el_first]
-        # orbit of every atom, and the rows of each orbit's atoms among
-        # the scatterers
-        self.orbit_sc = []
-        for orbit in sym.orbits:
-            rows = np.flatnonzero(np.isin(self.sc_atom, orbit["members"]))
-            pos = [
-                int(np.flatnonzero(orbit["members"] == a)[0])
-                for a in self.sc_atom[rows]
-            ]
-            self.orbit_sc.append((rows, np.array(pos, dtype=int)))
-        # reflections
-        lam_min = min(lines)
-        self.hkl, self.mult = _unique_reflections(
-            sym,
-            [self.cell0[k] for k in names],
-            float(x[-1]) + 5.0,
-            lam_min,
-        )
-        if len(self.hkl) == 0:
-            raise CrystalNetInputError(
-                "no reflection in the measured range", where
-            )
-        self._layout(start or {}, refine)
-        self.restraints = _Restraints(sym, self, where) if restraints else None
-
-    # -- parameter vector ------------------------------------------------
-
-    def _layout(self, start, refine):
-        """Names, start values, bounds and groups of all parameters."""
-        names, values, lower, upper, kinds = [], [], [], [], []
-
-        def add(name, value, lo, hi, kind, free):
-            names.append(name)
-            values.append(float(np.clip(value, lo, hi)))
-            lower.append(lo)
-            upper.append(hi)
-            kinds.append((kind, free))
-
-        for k in self.cell_mode:
-            v = self.cell0[k]
-            if k in ("a", "b", "c"):
-                lo, hi = (
-                    v * (1 - LATTICE_TOLERANCE),
-                    v * (1 + LATTICE_TOLERANCE),
-                )
-            else:
-                lo, hi = v - ANGLE_TOLERANCE, v + ANGLE_TOLERANCE
-            add(k, v, lo, hi, "lattice", "lattice" in refine)
-        matrix = _metric(self._cell({}))[1]
-        for i, orbit in enumerate(self.sym.orbits):
-            d = orbit["directions"]
-            for m, axis in enumerate(orbit["pivots"]):
-                length = float(np.linalg.norm(d[:, m] @ matrix))
-                half = MAX_SHIFT / max(length, 1e-9)
-                x0 = orbit["x0"][axis]
-                add(
-                    f"{orbit['label']}.{'xyz'[axis]}",
-                    x0,
-                    x0 - half,
-                    x0 + half,
-                    ("coord", i, m),
-                    "coordinates" in refine,
-                )
-        b_start = start.get("b_iso", _B[0])
-        for e in self.elements:
-            b = b_start.get(e, _B[0]) if isinstance(b_start, dict) else b_start
-            add(
-                f"b_iso.{e}",
-                _B[0] if b is None else b,
-                _B[1],
-                _B[2],
-                ("b", self.elements.index(e)),
-                "b_iso" in refine,
-            )
-        zero = start.get("zero_shift", _ZERO[0])
-        add(
-            "zero_shift",
-            zero,
-            _ZERO[1],
-            _ZERO[2],
-            "zero",
-            "zero_shift" in refine,
-        )
-        prof = {k: v[0] for k, v in _PROFILE.items()}
-        size = start.get("crystallite_size", "missing")
-        if size != "missing":
-            prof["inverse_size"] = 0.0 if not size else 1.0 / float(size)
-        for k in _PROFILE:
-            if k in start and start[k] is not None:
-                prof[k] = float(start[k])
-        for k, (_, lo, hi) in _PROFILE.items():
-            add(k, prof[k], lo, hi, "profile", "profile" in refine)
-        n_lines = len(self.lines)
-        for i in range(n_lines):
-            add(
-                ("scale", "kalpha2_scale")[i],
-                1.0,
-                0.0,
-                np.inf,
-                ("linear", i),
-                "scale" in refine,
-            )
-        bkg = list(start.get("background") or [])
-        for i in range(self.basis.shape[1]):
-            add(
-                f"background.{i}",
-                bkg[i] if i < len(bkg) else 0.0,
-                -np.inf,
-                np.inf,
-                ("linear", n_lines + i),
-                "background" in refine,
-            )
-        self.names = names
-        self.values = np.array(values)
-        self.lower = np.array(lower)
-        self.upper = np.array(upper)
-        self.kinds = kinds
-        self.index = {n: i for i, n in enumerate(names)}
-        self.linear = np.array(
-            [isinstance(k, tuple) and k[0] == "linear" for k, _ in kinds]
-        )
-        self.free = np.array([f for _, f in kinds])
-
-    def _cell(self, p):
-        vals = {k: p[k] for k in self.cell_mode if k in p}
-        fixed = {k: v for k, v in self.cell0.items()}
-        return _cell_from(vals, self.cell_mode, fixed)
-
-    def unpack(self, vector):
-        """Named values, cell, per-orbit shifts, B per element, linear."""
-        p = dict(zip(self.names, vector))
-        cell = self._cell(p)
-        shifts = []
-        for orbit in self.sym.orbits:
-            piv = orbit["pivots"]
-            vals = [
-                p[f"{orbit['label']}.{'xyz'[axis]}"] - orbit["x0"][axis]
-                for axis in piv
-            ]
-            shifts.append(np.array(vals))
-        b = np.array([p[f"b_iso.{e}"] for e in self.elements])
-        lin = np.asarray(vector)[self.linear]
-        return p, cell, shifts, b, lin
-
-    # -- physics -----------------------------------------------------------
-
-    def structure_factors(self, cell, shifts, b, derivatives=False):
-        """``m |F|^2`` per reflection (and derivatives), 1/d^2."""
-        gram, _ = _metric(cell)
-        gstar = np.linalg.inv(gram)
-        h = self.hkl
-        g2 = np.einsum("mi,ij,mj->m", h, gstar, h)
-        s2 = g2 / 4.0
-        gauss = np.exp(-s2[:, None, None] * self.el_coeff[None, :, :, 1])
-        gauss = (gauss * self.el_coeff[None, :, :, 0]).sum(-1)
-        f_el = self.el_z[None, :] - 41.78214 * s2[:, None] * gauss
-        f_el = f_el * np.exp(-s2[:, None] * b[None, :])
-        frac = self.sym.positions(shifts)[self.sc_atom]
-        weight = f_el[:, self.sc_el] * self.sc_occ[None, :]
-        e = weight * np.exp((2j * np.pi) * (h @ frac.T))
-        f = e.sum(1)
-        nc2 = float(self.sym.n_centring**2)
-        f2 = self.mult * nc2 * (f.real**2 + f.imag**2)
-        if not derivatives:
-            return f2, g2, None
-        cols = []
-        fc = np.conj(f)
-        for i, orbit in enumerate(self.sym.orbits):
-            rows, pos = self.orbit_sc[i]
-            d = orbit["directions"]
-            if d.shape[1] == 0:
-                continue
-            # h . (R_j D) for the orbit's scatterers: (M, n, k)
-            rd = np.einsum("nij,jk->nik", orbit["rotations"][pos], d)
-            hd = np.einsum("mi,nik->mnk", h, rd)
-            df = (2j * np.pi) * np.einsum("mn,mnk->mk", e[:, rows], hd)
-            cols.append(2.0 * (fc[:, None] * df).real)
-        for el in range(len(self.elements)):
-            df = -s2 * e[:, self.sc_el == el].sum(1)
-            cols.append(2.0 * (fc * df).real[:, None])
-        deriv = np.concatenate(cols, axis=1) * (self.mult * nc2)[:, None]
-        return f2, g2, deriv
-
-    def peaks(self, p, f2, g2, windows=None):
-        """Per line: the sparse peak-shape matrix and the intensities."""
-        from scipy.sparse import csr_matrix
-
-        from diffpy.crystalnet.physics.profiles import (
-            lorentz_polarization,
-            peak_widths,
-            peak_windows,
-            pseudo_voigt,
-        )
-
-        size = 1.0 / p["inverse_size"] if p["inverse_size"] > 1e-9 else None
-        out = []
-        g = np.sqrt(g2)
-        for i, lam in enumerate(self.lines):
-            sin_t = lam * g / 2.0
-            ok = np.flatnonzero(sin_t < 1.0 - 1e-9)
-            theta = np.arcsin(sin_t[ok])
-            lp = lorentz_polarization(theta)
-            centre = 2.0 * theta / _DEG + p["zero_shift"]
-            fwhm, eta = peak_widths(
-                centre,
-                lam,
-                max(p["u"], 0.0),
-                p["v"],
-                max(p["w"], 0.0),
-                crystallite_size=size,
-                microstrain=max(p["microstrain"], 0.0),
-            )
-            if windows is None:
-                stick, point = peak_windows(self.x, centre, fwhm, self.cutoff)
-            else:
-                stick, point = windows[i]
-            values = pseudo_voigt(
-                self.x[point] - centre[stick], fwhm[stick], eta[stick]
-            )
-            shape = csr_matrix(
-                (values, (point, ok[stick])), shape=(len(self.x), len(g))
-            )
-            lp_all = np.zeros(len(g))
-            lp_all[ok] = lp
-            out.append((shape, lp_all, (stick, point)))
-        return out
-
-    def width_ok(self, p):
-        lo, hi = (math.tan(math.radians(t / 2.0)) for t in self.x[[0, -1]])
-        h2 = [p["u"] * t * t + p["v"] * t + p["w"] for t in (lo, hi)]
-        if p["v"] < 0 and p["u"] > 0:
-            t_star = -p["v"] / (2 * p["u"])
-            if lo < t_star < hi:
-                h2.append(p["w"] - p["v"] ** 2 / (4 * p["u"]))
-        return min(h2) > 1e-5
-
-    def design(self, vector, windows=None, derivatives=False):
-        """Columns of the linear model (line profiles, background)."""
-        self.n_eval += 1
-        p, cell, shifts, b, lin = self.unpack(vector)
-        f2, g2, df2 = self.structure_factors(cell, shifts, b, derivatives)
-        lines = self.peaks(p, f2, g2, windows)
-        cols = [shape @ (f2 * lp) for shape, lp, _ in lines]
-        design = np.column_stack(cols + [self.basis])
-        extra = dict(lines=lines, df2=df2, lin=lin)
-        return design, extra
-
-    def calc(self, vector, windows=None):
-        design, extra = self.design(vector, windows)
-        return design @ extra["lin"], design, extra
-
-    def residual(self, vector):
-        p = dict(zip(self.names, vector))
-        if not self.width_ok(p):
-            return None
-        calc, _, _ = self.calc(vector)
-        res = (self.y - calc) * self.inv_sigma
-        if self.restraints is not None:
-            res = np.concatenate([res, self.restraints.residual(vector)])
-        return res
-
-    def jacobian(self, vector, free):
-        """Jacobian of the weighted residuals over the free parameters."""
-        self.n_jac += 1
-        design, extra = self.design(vector, derivatives=True)
-        calc = design @ extra["lin"]
-        windows = [w for _, _, w in extra["lines"]]
-        lin = extra["lin"]
-        n = len(self.y)
-        jac = np.zeros((n, len(free)))
-        # analytic: coordinates and B through the intensities
-        intensity_cols = {}
-        col = 0
-        for i, orbit in enumerate(self.sym.orbits):
-            for m in range(len(orbit["pivots"])):
-                name = f"{orbit['label']}.{'xyz'[orbit['pivots'][m]]}"
-                intensity_cols[name] = col
-                col += 1
-        for e in self.elements:
-            intensity_cols[f"b_iso.{e}"] = col
-            col += 1
-        wanted = [
-            (k, intensity_cols[self.names[j]])
-            for k, j in enumerate(free)
-            if self.names[j] in intensity_cols
-        ]
-        if wanted:
-            df2 = extra["df2"][:, [c for _, c in wanted]]
-            total = 0.0
-            for li, (shape, lp, _) in enumerate(extra["lines"]):
-                total = total + lin[li] * (shape @ (df2 * lp[:, None]))
-            for (k, _), column in zip(wanted, np.asarray(total).T):
-                jac[:, k] = -column * self.inv_sigma
-        # linear parameters
-        for k, j in enumerate(free):
-            kind = self.kinds[j][0]
-            if isinstance(kind, tuple) and kind[0] == "linear":
-                jac[:, k] = -design[:, kind[1]] * self.inv_sigma
-        # forward differences: cell, zero shift, profile
-        for k, j in enumerate(free):
-            kind = self.kinds[j][0]
-            if kind not in ("lattice", "zero", "profile"):
-                continue
-            name = self.names[j]
-            if kind == "lattice":
-                if name in ("a", "b", "c"):
-                    step = _STEP["lattice"] * abs(vector[j])
-                else:
-                    step = _STEP["angle"]
-            else:
-                step = _STEP[name]
-            if vector[j] + step > self.upper[j]:
-                step = -step
-            moved = np.array(vector, dtype=float)
-            moved[j] += step
-            c2, _, _ = self.calc(moved, windows)
-            jac[:, k] = -(c2 - calc) / step * self.inv_sigma
-        if self.restraints is not None:
-            jac = np.vstack([jac, self.restraints.jacobian(vector, free)])
-        return jac
-
-
-class _Restraints:
-    """Soft anti-bump restraints on pairs closer than the contact limit."""
-
-    def __init__(self, sym, model, where):
-        from pymatgen.analysis.molecule_structure_comparator import (
-            CovalentRadius,
-        )
-        from pymatgen.core import Element
-
-        self.model = model
-        self.sym = sym
-        conv = sym.structure
-        radii = []
-        for site in conv:
-            r = 0.0
-            for sp in site.species:
-                symbol = getattr(sp, "symbol", str(sp))
-                rad = CovalentRadius.radius.get(symbol)
-                if rad is None:
-                    rad = Element(symbol).atomic_radius or 1.5
-                r = max(r, float(rad))
-            radii.append(r)
-        radii = np.array(radii)
-        frac = conv.frac_coords
-        matrix = conv.lattice.matrix
-        reach = CONTACT_FACTOR * 2 * radii.max() + 2 * MAX_SHIFT + 0.5
-        # lattice images within reach
-        inv_len = np.linalg.norm(np.linalg.inv(matrix), axis=0)
-        nmax = np.ceil(reach * inv_len * 1.05).astype(int) + 1
-        grids = np.meshgrid(*[np.arange(-n, n + 1) for n in nmax])
-        images = np.stack([g.ravel() for g in grids], axis=1)
-        pairs = []
-        for orbit in sym.orbits:
-            i = orbit["rep"]
-            diff = frac[None, :, :] + images[:, None, :] - frac[i]
-            dist = np.linalg.norm(diff @ matrix, axis=2)
-            limit = CONTACT_FACTOR * (radii[i] + radii)[None, :]
-            ok = (dist < limit + 2 * MAX_SHIFT + 0.3) & (dist > 1e-6)
-            for n, j in zip(*np.nonzero(ok)):
-                pairs.append((i, j, images[n], limit[0, j]))
-        self.i = np.array([p[0] for p in pairs], dtype=int)
-        self.j = np.array([p[1] for p in pairs], dtype=int)
-        self.n = np.array([p[2] for p in pairs], dtype=float).reshape(-1, 3)
-        self.limit = np.array([p[3] for p in pairs])
-        #: scaled by sqrt(reduced chi2) at the start (set by the driver)
-        self.weight = 1.0
-
-    def distances(self, vector):
-        _, cell, shifts, _, _ = self.model.unpack(vector)
-        _, matrix = _metric(cell)
-        frac = self.sym.positions(shifts)
-        diff = frac[self.j] + self.n - frac[self.i]
-        return np.linalg.norm(diff @ matrix, axis=1)
-
-    def residual(self, vector):
-        if len(self.i) == 0:
-            return np.zeros(0)
-        d = self.distances(vector)
-        return np.maximum(self.limit - d, 0.0) * (
-            self.weight / RESTRAINT_SIGMA
-        )
-
-    def jacobian(self, vector, free):
-        base = self.residual(vector)
-        jac = np.zeros((len(base), len(free)))
-        if len(base) == 0:
-            return jac
-        for k, j in enumerate(free):
-            kind = self.model.kinds[j][0]
-            is_coord = isinstance(kind, tuple) and kind[0] == "coord"
-            if not (is_coord or kind == "lattice"):
-                continue
-            step = 1e-7 if is_coord else 1e-6 * max(1.0, abs(vector[j]))
-            moved = np.array(vector, dtype=float)
-            moved[j] += step
-            jac[:, k] = (self.residual(moved) - base) / step
-        return jac
-
-    def contacts(self, vector):
-        """(i, j, distance, limit) of pairs closer than the limit."""
-        if len(self.i) == 0:
-            return []
-        d = self.distances(vector)
-        bad = np.flatnonzero(d < self.limit - 1e-6)
-        return [
-            (int(self.i[k]), int(self.j[k]), float(d[k]), float(self.limit[k]))
-            for k in bad
-        ]
-
-
-# --------------------------------------------------------------------------
-# driver
-
-
-def _solve_linear(model, vector, cost=False):
-    """Scales and background for fixed non-linear parameters.
-
-    With ``cost``, also the weighted sum of squares of the profile.
-    """
-    from diffpy.crystalnet.refine.kernel import nonnegative_head_lstsq
-
-    design, _ = model.design(vector)
-    w = model.inv_sigma
-    coef = nonnegative_head_lstsq(
-        design * w[:, None], model.y * w, len(model.lines)
-    )
-    out = np.array(vector, dtype=float)
-    out[model.linear] = coef
-    if cost:
-        return out, float(np.sum(((model.y - design @ coef) * w) ** 2))
-    return out
-
-
-def _least_squares(model, vector, free, max_nfev, tol=1e-9):
-    """Run the trust-region least squares over the ``free`` indices."""
-    from scipy.optimize import least_squares
-
-    free = np.asarray(free, dtype=int)
-    base = np.array(vector, dtype=float)
-    state = {"njev": 0}
-    bad = None
-
-    def full(sub):
-        v = base.copy()
-        v[free] = sub
-        return v
-
-    def fun(sub):
-        nonlocal bad
-        r = model.residual(full(sub))
-        if r is None:  # invalid widths: a large, flat residual
-            if bad is None:
-                bad = 1e3 * np.ones(len(model.residual(base)))
-            return bad
-        return r
-
-    def jac(sub):
-        state["njev"] += 1
-        return model.jacobian(full(sub), free)
-
-    lower = model.lower[free]
-    upper = model.upper[free]
-    x0 = np.clip(base[free], lower, upper)
-    result = least_squares(
-        fun,
-        x0,
-        jac=jac,
-        bounds=(lower, upper),
-        x_scale="jac",
-        max_nfev=max_nfev,
-        method="trf",
-        tr_solver=TR_SOLVER,
-        xtol=tol,
-        ftol=tol,
-        gtol=tol,
-    )
-    return full(result.x), result, state["njev"]
-
-
 def _agreement(model, vector, n_par):
     calc, design, _ = model.calc(vector)
     y = model.y
@@ -1034,120 +177,6 @@ def _agreement(model, vector, n_par):
     )
 
 
-def _coarse_cell(model, vector, refine, n_starts=3):
-    """Bring the cell into the basin of the minimum.
-
-    A scan of the cell scale (all edges together) with peaks broadened to
-    about 0.3 degrees gives the ``n_starts`` best local minima; from each,
-    the cell, zero shift and linear parameters are refined with peaks
-    broadened to 0.3 and then 0.15 degrees, and the best is kept.
-    """
-    if "lattice" not in refine:
-        return vector
-    cutoff = model.cutoff
-    model.cutoff = COARSE_CUTOFF  # broad peaks: shorter windows are plenty
-    try:
-        return _coarse_search(model, vector, n_starts)
-    finally:
-        model.cutoff = cutoff
-
-
-def _coarse_search(model, vector, n_starts):
-    idx = model.index
-    edges = [idx[k] for k in model.cell_mode if k in ("a", "b", "c")]
-    lo, hi = model.lower[edges], model.upper[edges]
-
-    def broadened(v, w):
-        out = np.array(v, dtype=float)
-        out[idx["w"]] = max(out[idx["w"]], w)
-        out[idx["u"]] = 0.0
-        out[idx["v"]] = 0.0
-        return out
-
-    def wss(v):
-        calc, _, _ = model.calc(v)
-        return float(np.sum(((model.y - calc) * model.inv_sigma) ** 2))
-
-    wide = broadened(vector, 0.09)
-    theta_max = math.radians(model.x[-1] / 2.0)
-    step = 0.05 * _DEG / (2.0 * math.tan(theta_max))
-    n = int(math.ceil(0.012 / step))
-    scales = 1.0 + step * np.arange(-n, n + 1)
-    trials, costs = [], []
-    for s in scales:
-        trial = wide.copy()
-        trial[edges] = np.clip(wide[edges] * s, lo, hi)
-        trial, c = _solve_linear(model, trial, cost=True)
-        trials.append(trial)
-        costs.append(c)
-    costs = np.array(costs)
-    is_min = (
-        np.r_[True, costs[1:] < costs[:-1]]
-        & np.r_[costs[:-1] <= costs[1:], True]
-    )
-    order = [i for i in np.argsort(costs) if is_min[i]][:n_starts]
-    free = [
-        i
-        for i in range(len(model.names))
-        if model.free[i]
-        and (model.kinds[i][0] in ("lattice", "zero") or model.linear[i])
-    ]
-    best = (np.inf, vector)
-    inv_sigma = model.inv_sigma
-    x = model.x
-
-    def descend(trial, schedule):
-        for fraction, w in schedule:
-            limit = x[0] + fraction * (x[-1] - x[0])
-            model.inv_sigma = np.where(x <= limit, inv_sigma, 0.0)
-            try:
-                trial = broadened(trial, w)
-                trial[idx["w"]] = max(vector[idx["w"]], w)
-                trial, _, _ = _least_squares(model, trial, free, 20)
-            finally:
-                model.inv_sigma = inv_sigma
-        return trial, wss(trial)
-
-    for i in order:
-        # broad peaks over a growing range: low-angle peaks move little
-        # with the cell, so each range starts inside its basin
-        found = [
-            descend(
-                trials[i], ((0.35, 0.09), (0.6, 0.09), (1, 0.09), (1, 0.02))
-            )
-        ]
-        if len(edges) > 1:
-            # each edge scanned alone over the whole range
-            swept = _edge_sweeps(model, trials[i], edges, step)
-            found.append(descend(swept, ((1, 0.09), (1, 0.02))))
-        for trial, cost in found:
-            if cost < best[0]:
-                best = (cost, trial)
-    out = np.array(vector, dtype=float)
-    keep = [
-        i for i, k in enumerate(model.kinds) if k[0] in ("lattice", "zero")
-    ]
-    out[keep] = best[1][keep]
-    return _solve_linear(model, out)
-
-
-def _edge_sweeps(model, trial, edges, step, sweeps=2, span=0.008):
-    """Scan each cell edge alone (the others fixed), twice over."""
-    n = int(math.ceil(span / step))
-    factors = 1.0 + step * np.arange(-n, n + 1)
-    trial, best = _solve_linear(model, trial, cost=True)
-    for _ in range(sweeps):
-        for e in edges:
-            centre = trial[e]
-            for f in factors:
-                v = trial.copy()
-                v[e] = np.clip(centre * f, model.lower[e], model.upper[e])
-                v, cost = _solve_linear(model, v, cost=True)
-                if cost < best:
-                    best, trial = cost, v
-    return trial
-
-
 def _start_values(start):
     """Accept a FitResult, its parameters dict or our own names."""
     if start is None:
@@ -1159,6 +188,28 @@ def _start_values(start):
             f"start must be a dict of parameters, not {type(start)}", "start"
         )
     return dict(start)
+
+
+def _check_options(refine, symprec, max_nfev):
+    """The parameter groups as a tuple and symprec as a float, checked."""
+    if isinstance(refine, str):
+        refine = (refine,)
+    unknown = sorted(set(refine) - set(DEFAULT_REFINE))
+    if unknown:
+        raise CrystalNetInputError(
+            f"unknown parameter groups {unknown}; choose from "
+            f"{list(DEFAULT_REFINE)}",
+            "refine",
+        )
+    try:
+        symprec = float(symprec)
+    except (TypeError, ValueError):
+        symprec = -1.0
+    if not symprec > 0:
+        raise CrystalNetInputError("must be a positive number", "symprec")
+    if int(max_nfev) < 1:
+        raise CrystalNetInputError("must be at least 1", "max_nfev")
+    return refine, symprec
 
 
 def refine_structure(
@@ -1242,23 +293,7 @@ def refine_structure(
     from diffpy.crystalnet.refine.profile_fit import FitResult
 
     where = check_profile_pattern(pattern, "the refinement")
-    if isinstance(refine, str):
-        refine = (refine,)
-    unknown = sorted(set(refine) - set(DEFAULT_REFINE))
-    if unknown:
-        raise CrystalNetInputError(
-            f"unknown parameter groups {unknown}; choose from "
-            f"{list(DEFAULT_REFINE)}",
-            "refine",
-        )
-    try:
-        symprec = float(symprec)
-    except (TypeError, ValueError):
-        symprec = -1.0
-    if not symprec > 0:
-        raise CrystalNetInputError("must be a positive number", "symprec")
-    if int(max_nfev) < 1:
-        raise CrystalNetInputError("must be at least 1", "max_nfev")
+    refine, symprec = _check_options(refine, symprec, max_nfev)
     structure = as_pymatgen_structure(structure)
     if len(structure) == 0:
         raise CrystalNetInputError("the structure has no atoms", "structure")
@@ -1303,23 +338,6 @@ def refine_structure(
     )
 
 
-def _refine_all(model, vector, free, max_nfev):
-    """Profile first (atoms fixed), then everything."""
-    if not len(free):
-        return vector, "nothing refined", True
-    stage1 = [i for i in free if not _is_atomic(model.kinds[i][0])]
-    if len(stage1) < len(free) and len(stage1):
-        vector, _, _ = _least_squares(model, vector, stage1, 40)
-    vector, res, _ = _least_squares(model, vector, free, max_nfev)
-    return vector, str(res.message), bool(res.success)
-
-
-def _is_atomic(kind):
-    return kind == "b" or (
-        isinstance(kind, tuple) and kind[0] in ("coord", "b")
-    )
-
-
 def _covariance(jac, chi2):
     """(J^T J)^-1 chi2 with column scaling and a pseudo-inverse."""
     norm = np.sqrt(np.einsum("ij,ij->j", jac, jac))
@@ -1329,28 +347,31 @@ def _covariance(jac, chi2):
     return cov / np.outer(norm, norm) * chi2
 
 
-def _result(model, vector, free, before, info, fit_class):
-    from pymatgen.core import Lattice, Structure
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+def _esds(model, vector, free, chi2):
+    """Esds of the refined parameters (and of ``b``, ``c`` tied to ``a``).
 
-    sym = model.sym
+    Returns the esd dict and the covariance matrix (None when nothing was
+    refined).
+    """
     n_par = len(free)
-    agree = _agreement(model, vector, n_par)
-    p, cell, shifts, b, lin = model.unpack(vector)
-    # esds
     esd = {}
     cov = None
     if n_par:
         jac = model.jacobian(vector, free)
-        cov = _covariance(jac, agree["chi2"])
+        cov = _covariance(jac, chi2)
         for k, j in enumerate(free):
             esd[model.names[j]] = float(math.sqrt(max(cov[k, k], 0.0)))
     for k in ("b", "c"):
         if k not in model.cell_mode and "a" in esd:
             esd[k] = esd["a"]
+    return esd, cov
+
+
+def _sites(model, frac, p, esd, cov, free):
+    """Per Wyckoff orbit: the site table; adds the coordinate esds."""
+    sym = model.sym
     position = {int(j): k for k, j in enumerate(free)}
     sites = []
-    frac = sym.positions(shifts)
     for i, orbit in enumerate(sym.orbits):
         x = frac[orbit["rep"]]
         names = [f"{orbit['label']}.{'xyz'[a]}" for a in orbit["pivots"]]
@@ -1379,12 +400,15 @@ def _result(model, vector, free, before, info, fit_class):
                 b_iso_esd=esd.get(f"b_iso.{main}"),
             )
         )
+    return sites
+
+
+def _warnings(model, vector, free, info, refined):
+    """Notes on the refined structure: convergence, bounds, contacts."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    sym = model.sym
     conv = sym.structure
-    refined = Structure(
-        Lattice.from_parameters(*cell),
-        [site.species for site in conv],
-        frac,
-    )
     warnings = []
     if not info["success"]:
         warnings.append(f"the optimiser did not converge: {info['message']}")
@@ -1419,6 +443,11 @@ def _result(model, vector, free, before, info, fit_class):
             f"the refined structure has space group {number} at "
             f"symprec={info['symprec']:g}, not {sym.number}"
         )
+    return warnings
+
+
+def _parameters(model, vector, free, cell, sites, lin, info):
+    """Name -> value of every parameter, plus the lists and notes."""
     params = {k: float(v) for k, v in zip(model.names, vector)}
     for k, v in zip(("a", "b", "c", "alpha", "beta", "gamma"), cell):
         params[k] = float(v)
@@ -1430,8 +459,13 @@ def _result(model, vector, free, before, info, fit_class):
     params["wavelength"] = [float(v) for v in model.lines]
     params["refined"] = [model.names[j] for j in free]
     params["weights"] = info["weights"]
+    return params
+
+
+def _fit_parameters(model, params, info):
+    """The refined parameters in the form of the profile fit."""
     inv = params["inverse_size"]
-    fit_params = {
+    return {
         "scale": params["scale"],
         "kalpha2_scale": params.get("kalpha2_scale"),
         "zero_shift": params["zero_shift"],
@@ -1447,6 +481,27 @@ def _result(model, vector, free, before, info, fit_class):
         "weights": info["weights"],
         "refined": params["refined"],
     }
+
+
+def _result(model, vector, free, before, info, fit_class):
+    from pymatgen.core import Lattice, Structure
+
+    sym = model.sym
+    n_par = len(free)
+    agree = _agreement(model, vector, n_par)
+    p, cell, shifts, b, lin = model.unpack(vector)
+    esd, cov = _esds(model, vector, free, agree["chi2"])
+    frac = sym.positions(shifts)
+    sites = _sites(model, frac, p, esd, cov, free)
+    conv = sym.structure
+    refined = Structure(
+        Lattice.from_parameters(*cell),
+        [site.species for site in conv],
+        frac,
+    )
+    warnings = _warnings(model, vector, free, info, refined)
+    params = _parameters(model, vector, free, cell, sites, lin, info)
+    fit_params = _fit_parameters(model, params, info)
     fit = fit_class(
         rwp=agree["rwp"],
         rp=agree["rp"],
@@ -1487,146 +542,4 @@ def _result(model, vector, free, before, info, fit_class):
     )
 
 
-# --------------------------------------------------------------------------
-# CIF
-
-
-def _with_esd(value, esd, decimals=6):
-    """``1.23456(7)``: the value to the esd's last digit, 2 digits <= 19."""
-    if esd is None or not np.isfinite(esd) or esd <= 0:
-        return f"{value:.{decimals}f}"
-    n = -int(math.floor(math.log10(esd)))
-    if esd * 10.0**n < 2.0:
-        n += 1
-    n = max(0, min(n, 10))
-    digits = int(round(esd * 10.0**n))
-    if digits == 0:
-        return f"{value:.{n}f}"
-    return f"{value:.{n}f}({digits})"
-
-
-def _quote(text):
-    return "'" + str(text).replace("'", "") + "'"
-
-
-def write_refined_cif(result, path, force=False):
-    """Write a refined structure and its fit figures as a CIF, atomically.
-
-    The CIF holds the space group and its operations, the cell and the
-    atomic coordinates with their esds in parentheses, ``Uiso`` per site,
-    and the Rietveld figures of merit (``_pd_proc_ls_prof_wR_factor``,
-    ``_pd_proc_ls_prof_R_factor``, ``_pd_proc_ls_prof_wR_expected``,
-    ``_refine_ls_goodness_of_fit_all``, ``_refine_ls_number_parameters``),
-    the wavelength and the 2-theta range.  It reads back with pymatgen and
-    with diffpy.structure.
-
-    Parameters
-    ----------
-    result : RefinementResult
-        The outcome of :func:`refine_structure`.
-    path : str or os.PathLike
-        The CIF to write; its folder must exist.
-    force : bool, optional
-        Replace an existing file (default False: an existing file is an
-        error).
-
-    Returns
-    -------
-    pathlib.Path
-        The path written.
-
-    Raises
-    ------
-    CrystalNetInputError
-        If the file exists and ``force`` is false, its folder does not
-        exist, or ``result`` is not a :class:`RefinementResult`.
-    """
-    from diffpy.crystalnet.io.files import write_text
-
-    if not isinstance(result, RefinementResult):
-        raise CrystalNetInputError(
-            f"expected a RefinementResult, not {type(result).__name__}",
-            "result",
-        )
-    p, esd = result.parameters, result.esd
-    s = result.structure
-    comp = s.composition
-    formula = " ".join(
-        f"{el}{'' if amt == 1 else f'{amt:g}'}"
-        for el, amt in comp.reduced_composition.get_el_amt_dict().items()
-    )
-    z = comp.num_atoms / comp.reduced_composition.num_atoms
-    x = result.fit.two_theta
-    lines = [
-        "# Rietveld refinement by diffpy.crystalnet (refine_structure)",
-        f"data_{comp.reduced_formula}",
-        f"_audit_creation_method {_quote('diffpy.crystalnet')}",
-        f"_chemical_formula_sum {_quote(formula)}",
-        f"_cell_formula_units_Z {int(round(z))}",
-        f"_space_group_name_H-M_alt {_quote(result.spacegroup_symbol)}",
-        f"_space_group_IT_number {result.spacegroup_number}",
-        f"_symmetry_space_group_name_H-M {_quote(result.spacegroup_symbol)}",
-        f"_symmetry_Int_Tables_number {result.spacegroup_number}",
-    ]
-    for k in ("a", "b", "c"):
-        lines.append(f"_cell_length_{k} {_with_esd(p[k], esd.get(k), 6)}")
-    for k in ("alpha", "beta", "gamma"):
-        lines.append(f"_cell_angle_{k} {_with_esd(p[k], esd.get(k), 4)}")
-    lines += [
-        f"_cell_volume {s.volume:.4f}",
-        "_diffrn_radiation_probe x-ray",
-        f"_diffrn_radiation_wavelength {result.wavelength:.6f}",
-        f"_pd_proc_wavelength {result.wavelength:.6f}",
-        f"_pd_meas_2theta_range_min {x[0]:.4f}",
-        f"_pd_meas_2theta_range_max {x[-1]:.4f}",
-        f"_pd_meas_2theta_range_inc {(x[-1] - x[0]) / max(len(x) - 1, 1):.5f}",
-        f"_pd_proc_ls_prof_wR_factor {result.rwp:.5f}",
-        f"_pd_proc_ls_prof_R_factor {result.rp:.5f}",
-        f"_pd_proc_ls_prof_wR_expected {result.rexp:.5f}",
-        f"_refine_ls_goodness_of_fit_all {result.gof:.4f}",
-        f"_refine_ls_number_parameters {result.n_parameters}",
-        f"_refine_ls_shift/su_max {_quote('n/a')}",
-        f"_pd_proc_ls_background_function "
-        f"{_quote('Chebyshev, %d terms' % len(p['background']))}",
-        f"_pd_proc_ls_profile_function "
-        f"{_quote('Thompson-Cox-Hastings pseudo-Voigt')}",
-        "",
-        "loop_",
-        "_space_group_symop_id",
-        "_space_group_symop_operation_xyz",
-    ]
-    for i, op in enumerate(result.symmetry_operations, 1):
-        lines.append(f"{i} {_quote(op)}")
-    lines += [
-        "",
-        "loop_",
-        "_atom_site_label",
-        "_atom_site_type_symbol",
-        "_atom_site_symmetry_multiplicity",
-        "_atom_site_Wyckoff_symbol",
-        "_atom_site_fract_x",
-        "_atom_site_fract_y",
-        "_atom_site_fract_z",
-        "_atom_site_U_iso_or_equiv",
-        "_atom_site_adp_type",
-        "_atom_site_occupancy",
-    ]
-    factor = 8.0 * math.pi**2
-    for site in result.sites:
-        mult = "".join(ch for ch in site["wyckoff"] if ch.isdigit())
-        letter = "".join(ch for ch in site["wyckoff"] if ch.isalpha())
-        coords = " ".join(
-            _with_esd(v % 1.0, e, 6)
-            for v, e in zip(site["frac"], site["frac_esd"])
-        )
-        u = site["b_iso"] / factor
-        u_esd = site["b_iso_esd"]
-        u_text = _with_esd(u, None if u_esd is None else u_esd / factor, 5)
-        for k, (el, occ) in enumerate(site["species"].items()):
-            label = site["label"] if k == 0 else f"{site['label']}_{el}"
-            lines.append(
-                f"{label} {el} {mult} {letter} {coords} {u_text} Uiso "
-                f"{occ:.4f}"
-            )
-    text = "\n".join(lines) + "\n"
-    return write_text(path, text, force=force)
+# End of file

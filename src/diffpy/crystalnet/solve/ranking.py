@@ -1,0 +1,86 @@
+"""Ranking candidates by Rwp and merging those that are the same structure."""
+
+import numpy as np
+
+__all__ = ["contact_notes", "dedupe", "rank_key"]
+
+
+def rank_key(cand):
+    return (cand.rwp is None, cand.rwp if cand.rwp is not None else 0.0)
+
+
+def _neighbour_signature(structure):
+    """Sorted nearest-neighbour distance of the sites of each element."""
+    dist = np.array(structure.distance_matrix, dtype=float)
+    np.fill_diagonal(dist, np.inf)
+    nearest = dist.min(axis=1)
+    symbols = np.array([site.specie.symbol for site in structure])
+    return {el: np.sort(nearest[symbols == el]) for el in set(symbols)}
+
+
+def _similar_neighbours(a, b, cache, tol=0.3):
+    """Whether two candidates' neighbour signatures agree within ``tol``."""
+    sig = []
+    for cand in (a, b):
+        key = id(cand.structure)
+        if key not in cache:
+            cache[key] = _neighbour_signature(cand.structure)
+        sig.append(cache[key])
+    if sig[0].keys() != sig[1].keys():
+        return False
+    return all(
+        len(sig[0][el]) == len(sig[1][el])
+        and np.all(np.abs(sig[0][el] - sig[1][el]) <= tol)
+        for el in sig[0]
+    )
+
+
+def dedupe(candidates):
+    """Merge candidates that are the same structure (keep the first)."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+    kept = []
+    signatures = {}
+    for cand in candidates:
+        for other in kept:
+            # the same structure has the same refined conventional cell and
+            # the same nearest-neighbour distances: compare only those
+            # (StructureMatcher is slow on big P1 cells)
+            if (
+                other.formula == cand.formula
+                and other.spacegroup_number == cand.spacegroup_number
+                and len(other.structure) == len(cand.structure)
+                and _similar_neighbours(other, cand, signatures)
+                and matcher.fit(other.structure, cand.structure)
+            ):
+                other.also_from.append(cand.source)
+                break
+        else:
+            kept.append(cand)
+    return kept
+
+
+def contact_notes(candidates):
+    """One warning about impossible interatomic distances, not one each."""
+    bad = [
+        cand
+        for cand in candidates
+        if any(n.startswith("impossible distance") for n in cand.warnings)
+    ]
+    if not bad:
+        return []
+    notes = []
+    if candidates and bad[0] is candidates[0]:
+        first = next(
+            n for n in bad[0].warnings if n.startswith("impossible distance")
+        )
+        notes.append(
+            f"the best candidate ({bad[0].source}) has an {first}: do not "
+            "refine it as it is"
+        )
+    notes.append(
+        f"{len(bad)} of {len(candidates)} candidates have impossible "
+        "interatomic distances (listed per candidate in candidates.json)"
+    )
+    return notes

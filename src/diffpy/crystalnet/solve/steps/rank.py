@@ -1,0 +1,14 @@
+"""Step ``rank``: all candidates by Rwp, the same structure merged."""
+
+__all__ = ["NAME", "run"]
+
+NAME = "rank"
+
+
+def run(state):
+    """Sort ``state.candidates`` best first; merge duplicates."""
+    from diffpy.crystalnet.solve.ranking import dedupe, rank_key
+
+    state.candidates.sort(key=rank_key)
+    if state.settings.rank.dedupe:
+        state.candidates = dedupe(state.candidates)
