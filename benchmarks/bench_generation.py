@@ -32,7 +32,8 @@ def timed(stream):
 def main(n_per_parent=10, n_pyxtal=60):
     from diffpy.crystalnet.datasets.decorate import decorate_records
     from diffpy.crystalnet.datasets.random_crystals import random_records
-    from diffpy.crystalnet.datasets.sources import SourceStats, from_prototypes
+    from diffpy.crystalnet.datasets.records import SourceStats
+    from diffpy.crystalnet.datasets.sources import from_prototypes
 
     for system in ("cubic", "trigonal"):
         n = sum(1 for _ in from_prototypes(systems=system, max_atoms=20))

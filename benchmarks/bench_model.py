@@ -34,12 +34,8 @@ import numpy as np
 import torch
 
 from diffpy.crystalnet.model.losses import crystalnet_loss
-from diffpy.crystalnet.model.network import (
-    N_BINS,
-    N_ELEMENTS,
-    PRESETS,
-    CrystalNet,
-)
+from diffpy.crystalnet.model.network import CrystalNet
+from diffpy.crystalnet.model.config import N_BINS, N_ELEMENTS, PRESETS
 
 
 def batch(b, p, seed=0):
@@ -236,7 +232,7 @@ def main():
                 f"({grid.size / seconds:,.0f} points/s)"
             )
         # bfloat16 autocast of the point queries against float32, same run
-        from diffpy.crystalnet.model.network import native_bfloat16
+        from diffpy.crystalnet.model.precision import native_bfloat16
 
         start = time.perf_counter()
         fast = model.predict_grid(

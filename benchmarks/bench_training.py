@@ -223,7 +223,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def bench_evaluation(data=None):
-    from diffpy.crystalnet.model.evaluate import evaluate, score_candidates
+    from diffpy.crystalnet.model.evaluate import evaluate
+    from diffpy.crystalnet.model.scoring import score_candidates
     from diffpy.crystalnet.model.metrics import best_over_rotations, ssim3d
 
     rng = np.random.default_rng(0)

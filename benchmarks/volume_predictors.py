@@ -35,7 +35,8 @@ def main(path, max_pairs=150):
         _oxidation_guess,
         predict_volume,
     )
-    from diffpy.crystalnet.datasets.sources import from_csv, select
+    from diffpy.crystalnet.datasets.source_files import from_csv
+    from diffpy.crystalnet.datasets.sources import select
 
     records = list(select(from_csv(path), max_atoms=20))
     groups = defaultdict(list)

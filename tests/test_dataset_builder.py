@@ -8,12 +8,8 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet.cli import main
-from diffpy.crystalnet.datasets.builder import (
-    BuildSettings,
-    build_dataset,
-    finalize_dataset,
-    load_manifest,
-)
+from diffpy.crystalnet.datasets.builder import BuildSettings, build_dataset
+from diffpy.crystalnet.datasets.manifest import finalize_dataset, load_manifest
 from diffpy.crystalnet.datasets.shards import read_shard_meta, shard_paths
 from diffpy.crystalnet.datasets.source_blocks import make_source
 from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset, dataset_index

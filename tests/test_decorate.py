@@ -13,7 +13,7 @@ from diffpy.crystalnet.datasets.decorate import (
     passes_filters,
     predict_volume,
 )
-from diffpy.crystalnet.datasets.sources import SourceStats, StructureRecord
+from diffpy.crystalnet.datasets.records import SourceStats, StructureRecord
 
 FCC = [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
 

@@ -15,11 +15,9 @@ from diffpy.crystalnet.model.checkpoint import (
     default_model_path,
     save_checkpoint,
 )
-from diffpy.crystalnet.model.evaluate import (
-    evaluate,
-    grid_at,
-    score_candidates,
-)
+from diffpy.crystalnet.model.evaluate import evaluate
+from diffpy.crystalnet.model.scoring import score_candidates
+from diffpy.crystalnet.model.grids import grid_at
 from diffpy.crystalnet.model.metrics import (
     CUBE_ROTATIONS,
     apply_rotation,

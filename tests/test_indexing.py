@@ -8,10 +8,9 @@ from pymatgen.core import Lattice, Structure
 from test_peak_search import LAB as PEAK_LAB
 
 from diffpy.crystalnet import CrystalNetInputError, simulate_pattern
-from diffpy.crystalnet.index.indexing import (
-    IndexingError,
+from diffpy.crystalnet.index.indexing import IndexingError, index_pattern
+from diffpy.crystalnet.index.lattice_text import (
     cell_from_parameters,
-    index_pattern,
     parse_lattice,
 )
 from diffpy.crystalnet.index.peak_search import find_peaks

@@ -11,13 +11,8 @@ from diffpy.crystalnet.model.losses import (
     gaussian_kl,
     reconstruction_loss,
 )
-from diffpy.crystalnet.model.network import (
-    N_BINS,
-    N_ELEMENTS,
-    CrystalNet,
-    CrystalNetConfig,
-    grid_points,
-)
+from diffpy.crystalnet.model.network import CrystalNet, grid_points
+from diffpy.crystalnet.model.config import N_BINS, N_ELEMENTS, CrystalNetConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -337,7 +332,7 @@ def test_recalibrated_batchnorm_makes_eval_match_train():
 def test_predict_grid_bfloat16_close_to_float32(tiny):
     """bfloat16 autocast of the queries changes the grid only slightly."""
     from diffpy.crystalnet.errors import CrystalNetInputError
-    from diffpy.crystalnet.model.network import native_bfloat16
+    from diffpy.crystalnet.model.precision import native_bfloat16
 
     pattern, composition, _ = make_batch(1)
     kw = dict(n=6, samples=2, seed=1)

@@ -13,7 +13,7 @@ from diffpy.crystalnet.datasets.random_crystals import (
     random_crystal,
     random_records,
 )
-from diffpy.crystalnet.datasets.sources import SourceStats
+from diffpy.crystalnet.datasets.records import SourceStats
 
 
 def test_ionic_compositions_are_charge_balanced(rng):

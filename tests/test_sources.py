@@ -8,12 +8,14 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.datasets.sources import (
-    SourceStats,
-    crystal_system,
+from diffpy.crystalnet.datasets.records import SourceStats
+from diffpy.crystalnet.datasets.source_files import (
     from_cif,
     from_csv,
     from_json,
+)
+from diffpy.crystalnet.datasets.sources import (
+    crystal_system,
     from_prototypes,
     read_source,
     select,
@@ -165,7 +167,7 @@ def test_read_source_dispatch(tmp_path):
 
 
 def test_select_systems_and_size():
-    from diffpy.crystalnet.datasets.sources import StructureRecord
+    from diffpy.crystalnet.datasets.records import StructureRecord
 
     records = [
         StructureRecord(nacl(), "t", "nacl"),

@@ -6,7 +6,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 from diffpy.crystalnet import CrystalNetInputError
-from diffpy.crystalnet.datasets.sources import SourceStats, StructureRecord
+from diffpy.crystalnet.datasets.records import SourceStats, StructureRecord
 from diffpy.crystalnet.datasets.splits import (
     assign_split,
     check_splits,

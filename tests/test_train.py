@@ -9,11 +9,8 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet.cli import main
-from diffpy.crystalnet.datasets.builder import (
-    BuildSettings,
-    build_dataset,
-    finalize_dataset,
-)
+from diffpy.crystalnet.datasets.builder import BuildSettings, build_dataset
+from diffpy.crystalnet.datasets.manifest import finalize_dataset
 from diffpy.crystalnet.datasets.source_blocks import make_source
 from diffpy.crystalnet.datasets.torch_dataset import dataset_index
 from diffpy.crystalnet.errors import CrystalNetInputError

@@ -126,11 +126,8 @@ def build(
     quiet,
 ):
     """Build (or resume) a dataset of patterns, priors and densities."""
-    from diffpy.crystalnet.datasets.builder import (
-        BuildSettings,
-        build_dataset,
-        finalize_dataset,
-    )
+    from diffpy.crystalnet.datasets.builder import BuildSettings, build_dataset
+    from diffpy.crystalnet.datasets.manifest import finalize_dataset
     from diffpy.crystalnet.datasets.source_blocks import make_source
     from diffpy.crystalnet.datasets.splits import load_exclusions
     from diffpy.crystalnet.physics.lattice import SPACE_GROUP_RANGES as SYSTEMS
@@ -197,7 +194,7 @@ def build(
 @click.argument("folder", type=click.Path(exists=True, path_type=Path))
 def finalize(folder):
     """Deduplicate across shards and write manifest.json (job arrays)."""
-    from diffpy.crystalnet.datasets.builder import finalize_dataset
+    from diffpy.crystalnet.datasets.manifest import finalize_dataset
 
     manifest = finalize_dataset(folder)
     click.echo(f"{manifest['entries']} unique structures in {folder}")
@@ -210,7 +207,7 @@ def finalize(folder):
 )
 def info(folder, as_json):
     """Counts by split, crystal system and source; sizes on disk."""
-    from diffpy.crystalnet.datasets.builder import load_manifest
+    from diffpy.crystalnet.datasets.manifest import load_manifest
 
     manifest = load_manifest(folder)
     size = sum(p.stat().st_size for p in Path(folder).glob("shard-*.h5"))

@@ -291,14 +291,66 @@ def lab_augment(entry, rng, settings=None, return_info=False):
     ``Q lam_2 / lam``.  Widths in degrees at the source are mapped to the
     grid with ``d(2theta_Mo) / d(2theta) = lam_Mo cos(theta) / (lam
     cos(theta_Mo))``.  Intensities keep the stored Mo K-alpha
-    Lorentz-polarisation factor: :func:`~diffpy.crystalnet.physics.model_input.
-    to_grid_intensity` maps a measured profile back to exactly that.
+    Lorentz-polarisation factor:
+    :func:`~diffpy.crystalnet.physics.model_input.to_grid_intensity` maps a
+    measured profile back to exactly that.
     """
-    from diffpy.crystalnet.physics.profiles import peak_widths
-
     s = settings or AugmentSettings()
     q = np.asarray(entry["sticks_q"], dtype=float)
     intensity = np.asarray(entry["sticks_intensity"], dtype=float)
+    d = _draw_measurement(s, rng)
+    # the scan, mapped to the grid: bins whose centre is inside are measured
+    ratio = GRID_WAVELENGTH / d["wavelength"]
+    lo_mo, hi_mo = (
+        2.0 * math.degrees(math.asin(min(1.0, math.sin(t * _DEG / 2) * ratio)))
+        for t in (d["start"], d["end"])
+    )
+    mask = (_CENTRES >= lo_mo) & (_CENTRES <= hi_mo)
+    c, h, e, a = _grid_peaks(q, intensity, d, ratio)
+    # only peaks that reach the scan matter
+    reach = s.cutoff * h
+    keep = (c + reach >= lo_mo - BIN_WIDTH) & (c - reach <= hi_mo + BIN_WIDTH)
+    profile = _binned_profile(c[keep], h[keep], e[keep], a[keep], s)
+    profile[~mask] = 0.0
+    peak = profile.max()
+    if peak > 0:
+        profile /= peak
+    profile = _measurement_errors(profile, mask, d, ratio, rng)
+    profile = np.maximum(profile, 0.0)
+    profile[~mask] = 0.0
+    peak = profile.max()
+    if peak > 0:
+        profile /= peak
+    out = (profile.astype(np.float32), mask.astype(np.float32))
+    if return_info:
+        info = {k: d[k] for k in _INFO_KEYS}
+        return (*out, info)
+    return out
+
+
+#: the drawn parameters lab_augment reports with ``return_info``
+_INFO_KEYS = (
+    "source",
+    "wavelength",
+    "lines",
+    "start",
+    "end",
+    "u",
+    "w",
+    "size",
+    "zero_shift",
+    "noise",
+    "counts",
+    "residual",
+)
+
+
+def _draw_measurement(s, rng):
+    """Draw the source, scan range, profile and errors of one measurement.
+
+    The draws are made in one fixed order, so that a generator state gives
+    one measurement.
+    """
     name, lam, lines = _draw_source(s, rng)
     start = rng.uniform(*s.start_range)
     end = rng.uniform(*s.end_range)
@@ -321,20 +373,43 @@ def lab_augment(entry, rng, settings=None, return_info=False):
     residual = rng.random() < s.p_residual
     res_amp = rng.uniform(0.0, s.residual_max)
     res_coef = rng.normal(0.0, 1.0, 3)
-    # the scan, mapped to the grid: bins whose centre is inside are measured
-    ratio = GRID_WAVELENGTH / lam
-    lo_mo, hi_mo = (
-        2.0 * math.degrees(math.asin(min(1.0, math.sin(t * _DEG / 2) * ratio)))
-        for t in (start, end)
+    return dict(
+        source=name,
+        wavelength=lam,
+        lines=lines,
+        start=start,
+        end=end,
+        u=u,
+        w=w,
+        size=size,
+        zero_shift=zero,
+        noise=noisy,
+        counts=counts,
+        level=level,
+        residual=residual,
+        residual_amplitude=res_amp,
+        residual_coefficients=res_coef,
     )
-    mask = (_CENTRES >= lo_mo) & (_CENTRES <= hi_mo)
+
+
+def _grid_peaks(q, intensity, d, ratio):
+    """Centres, widths, mixings and heights of every line's peaks on the
+    Mo K-alpha grid (degrees)."""
+    from diffpy.crystalnet.physics.profiles import peak_widths
+
     centres, widths, etas, heights = [], [], [], []
-    for lam_l, weight in lines:
+    for lam_l, weight in d["lines"]:
         sin_t = q * lam_l / (4.0 * math.pi)
         ok = sin_t < 1.0
-        tth = 2.0 * np.degrees(np.arcsin(sin_t[ok])) + zero
+        tth = 2.0 * np.degrees(np.arcsin(sin_t[ok])) + d["zero_shift"]
         fwhm, eta = peak_widths(
-            tth, lam_l, u, 0.0, w, crystallite_size=size, microstrain=0.0
+            tth,
+            lam_l,
+            d["u"],
+            0.0,
+            d["w"],
+            crystallite_size=d["size"],
+            microstrain=0.0,
         )
         sin_mo = np.sin(tth * (_DEG / 2.0)) * ratio
         ok2 = (sin_mo < 1.0) & (tth > 0)
@@ -348,10 +423,11 @@ def lab_augment(entry, rng, settings=None, return_info=False):
     h = np.maximum(np.concatenate(widths), 1e-4)
     e = np.clip(np.concatenate(etas), 0.0, 1.0)
     a = np.concatenate(heights)
-    # only peaks that reach the scan matter
-    reach = s.cutoff * h
-    keep = (c + reach >= lo_mo - BIN_WIDTH) & (c - reach <= hi_mo + BIN_WIDTH)
-    c, h, e, a = c[keep], h[keep], e[keep], a[keep]
+    return c, h, e, a
+
+
+def _binned_profile(c, h, e, a, s):
+    """Pseudo-Voigt peaks integrated over each bin of the grid."""
     profile = np.zeros(N_BINS)
     if c.size:
         half = int(
@@ -368,47 +444,26 @@ def lab_augment(entry, rng, settings=None, return_info=False):
         profile = np.bincount(
             bins[inside], weights=contrib[inside], minlength=N_BINS
         )
-    profile[~mask] = 0.0
-    peak = profile.max()
-    if peak > 0:
-        profile /= peak
-    if noisy and mask.any():
+    return profile
+
+
+def _measurement_errors(profile, mask, d, ratio, rng):
+    """Counting noise and a residual background, as drawn."""
+    if d["noise"] and mask.any():
         # points of the scan averaged in each bin (0.01 deg steps)
         bin_lab = BIN_WIDTH / ratio  # roughly, at low angle
         per_bin = max(1.0, bin_lab / 0.01)
-        expected = (profile + level) * counts
+        expected = (profile + d["level"]) * d["counts"]
         noise = rng.normal(0.0, 1.0, N_BINS) * np.sqrt(expected / per_bin)
-        profile = profile + noise / counts
-    if residual and mask.any():
+        profile = profile + noise / d["counts"]
+    if d["residual"] and mask.any():
         x = np.linspace(-1.0, 1.0, N_BINS)
-        curve = np.polynomial.chebyshev.chebval(x, res_coef)
+        curve = np.polynomial.chebyshev.chebval(x, d["residual_coefficients"])
         curve -= curve[mask].min()
         top = curve[mask].max()
         if top > 0:
-            profile = profile + res_amp * curve / top
-    profile = np.maximum(profile, 0.0)
-    profile[~mask] = 0.0
-    peak = profile.max()
-    if peak > 0:
-        profile /= peak
-    out = (profile.astype(np.float32), mask.astype(np.float32))
-    if return_info:
-        info = dict(
-            source=name,
-            wavelength=lam,
-            lines=lines,
-            start=start,
-            end=end,
-            u=u,
-            w=w,
-            size=size,
-            zero_shift=zero,
-            noise=noisy,
-            counts=counts,
-            residual=residual,
-        )
-        return (*out, info)
-    return out
+            profile = profile + d["residual_amplitude"] * curve / top
+    return profile
 
 
 class PatternAugmenter:

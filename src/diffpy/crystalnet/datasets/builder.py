@@ -14,24 +14,20 @@ block])``), so any block can be built without building the ones before it:
   run as a job array on a cluster scheduler;
 * the output is the same for a given seed whatever ``workers`` is.
 
-Deduplication (same reduced formula and space group, the paper's rule: the
-entry from the lowest block and record wins) is global and therefore done
-when the manifest is written, by :func:`finalize_dataset`, which also
-trims the dataset to the requested size; readers use only the entries the
-manifest keeps.
+Deduplication across blocks and jobs, and trimming to the requested size,
+happen when the manifest is written
+(:func:`~diffpy.crystalnet.datasets.manifest.finalize_dataset`).
 """
 
-import hashlib
 import json
 import logging
-import platform
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
+from diffpy.crystalnet.datasets.manifest import block_of, entry_key
 from diffpy.crystalnet.datasets.shards import (
     SHARD_PATTERN,
     read_shard_meta,
@@ -47,14 +43,10 @@ from diffpy.crystalnet.physics.lattice import crystal_system_of
 __all__ = [
     "BuildSettings",
     "build_dataset",
-    "finalize_dataset",
     "make_entry",
-    "load_manifest",
 ]
 
 log = logging.getLogger(__name__)
-
-MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -105,11 +97,6 @@ class BuildSettings:
         return out
 
 
-def _key(formula, spacegroup):
-    """Deduplication key: reduced formula and space group (the paper's)."""
-    return f"{formula}|{int(spacegroup)}"
-
-
 def make_entry(
     structure, settings, record=0, source="", ident="", parent="", seen=()
 ):
@@ -153,7 +140,7 @@ def make_entry(
         return f"crystal system {system} not requested"
     formula = cell.composition.reduced_formula
     excluded = set(settings.exclude)
-    key = _key(formula, spacegroup)
+    key = entry_key(formula, spacegroup)
     if excluded & {key, parent, f"{source}:{ident}"}:
         return "in the exclusion list"
     if key in seen:
@@ -218,22 +205,6 @@ def _entry_job(args):
     return record_index, result
 
 
-def _library_versions():
-    out = {}
-    for name in (
-        "diffpy.crystalnet",
-        "numpy",
-        "pymatgen",
-        "spglib",
-        "pyxtal",
-        "h5py",
-    ):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    out["python"] = platform.python_version()
-    return out
 
 
 def build_dataset(
@@ -357,7 +328,8 @@ def _build_block(
     ``seen`` holds the dedupe keys of this job's earlier blocks: those
     structures are skipped before the expensive work.  (Duplicates across
     the parts of a job array, and within a block, are stored and dropped by
-    :func:`finalize_dataset`, so the final dataset is the same either way.)
+    :func:`~diffpy.crystalnet.datasets.manifest.finalize_dataset`, so the
+    final dataset is the same either way.)
 
     Returns None when the source has no such block (exhausted), else a
     dict with the dedupe ``keys`` written and the ``skipped`` reasons.
@@ -403,12 +375,8 @@ def _build_block(
             "skipped": skipped,
         },
     )
-    keys = {_key(e["formula"], e["spacegroup"]) for e in entries}
+    keys = {entry_key(e["formula"], e["spacegroup"]) for e in entries}
     return {"keys": keys, "count": len(entries), "skipped": skipped}
-
-
-def _block_of(path):
-    return int(Path(path).stem.split("-")[1])
 
 
 def _existing_keys(out, shard=(0, 1)):
@@ -416,11 +384,11 @@ def _existing_keys(out, shard=(0, 1)):
     k, n_jobs = shard
     keys = set()
     for path in shard_paths(out):
-        if _block_of(path) % n_jobs != k:
+        if block_of(path) % n_jobs != k:
             continue
         meta = read_shard_meta(path)
         keys.update(
-            _key(f, sg) for f, sg in zip(meta["formula"], meta["spacegroup"])
+            entry_key(f, sg) for f, sg in zip(meta["formula"], meta["spacegroup"])
         )
     return keys
 
@@ -447,155 +415,4 @@ def _check_settings(out, settings, sources):
                 out,
             )
         return
-    _write_json(path, current)
-
-
-def _write_json(path, data):
-    write_json(path, data, indent=1, sort_keys=True)
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def finalize_dataset(out, hashes=True):
-    """Deduplicate across shards, trim to size and write the manifest.
-
-    Entries are taken in block order, then record order; the first entry
-    of each (reduced formula, space group) key is kept, up to the number
-    of structures requested in the build settings.
-
-    Parameters
-    ----------
-    out : str or os.PathLike
-        The dataset folder.
-    hashes : bool, optional
-        Record the SHA-256 of every shard.
-
-    Returns
-    -------
-    dict
-        The manifest (also written to ``manifest.json``).
-    """
-    from pymatgen.core import Composition
-
-    out = Path(out)
-    build_path = out / "build.json"
-    if not build_path.exists():
-        raise CrystalNetInputError("not a dataset folder (no build.json)", out)
-    build = json.loads(build_path.read_text())
-    wanted = int(build["settings"]["n"])
-    seen = set()
-    shards = []
-    counts = {"by_split": {}, "by_system": {}, "by_source": {}}
-    by_system_split = {}
-    spacegroups, nsites, elements = {}, {}, {}
-    skipped, records, duplicates = {}, 0, 0
-    for path in sorted(shard_paths(out), key=_block_of):
-        meta = read_shard_meta(path)
-        attrs = meta.get("attrs", {})
-        records += int(attrs.get("records", meta["count"]))
-        for reason, count in attrs.get("skipped", {}).items():
-            skipped[reason] = skipped.get(reason, 0) + count
-        order = np.argsort(meta["record"], kind="stable")
-        kept = []
-        for i in order:
-            key = _key(meta["formula"][i], meta["spacegroup"][i])
-            if key in seen:
-                duplicates += 1
-                continue
-            if len(seen) >= wanted:
-                break
-            seen.add(key)
-            kept.append(int(i))
-            split, system = meta["split"][i], meta["system"][i]
-            source = meta["source"][i]
-            for name, value in (
-                ("by_split", split),
-                ("by_system", system),
-                ("by_source", source),
-            ):
-                counts[name][value] = counts[name].get(value, 0) + 1
-            pair = f"{system}/{split}"
-            by_system_split[pair] = by_system_split.get(pair, 0) + 1
-            sg = str(int(meta["spacegroup"][i]))
-            spacegroups[sg] = spacegroups.get(sg, 0) + 1
-            ns = str(int(meta["nsites"][i]))
-            nsites[ns] = nsites.get(ns, 0) + 1
-            for element in Composition(meta["formula"][i]).elements:
-                elements[element.symbol] = elements.get(element.symbol, 0) + 1
-        shards.append(
-            {
-                "file": path.name,
-                "count": int(meta["count"]),
-                "kept": sorted(kept),
-                "sha256": _sha256(path) if hashes else None,
-            }
-        )
-    manifest = {
-        "format": "diffpy.crystalnet dataset",
-        "grid_size": int(build["settings"]["grid_size"]),
-        "settings": build["settings"],
-        "sources": build["sources"],
-        "entries": len(seen),
-        "requested": wanted,
-        "records_seen": records,
-        "duplicates_dropped": duplicates,
-        "skipped": skipped,
-        "counts": {
-            **counts,
-            "by_system_split": by_system_split,
-            "by_spacegroup": spacegroups,
-            "by_nsites": nsites,
-            "by_element": elements,
-        },
-        "shards": shards,
-        "versions": _library_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if len(seen) < wanted:
-        log.warning(
-            "%s: %d unique structures, fewer than the %d requested",
-            out,
-            len(seen),
-            wanted,
-        )
-    _write_json(out / MANIFEST, manifest)
-    return manifest
-
-
-def load_manifest(folder):
-    """Read a dataset's manifest.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        The dataset folder.
-
-    Returns
-    -------
-    dict
-        The manifest written by :func:`finalize_dataset`.
-
-    Raises
-    ------
-    CrystalNetInputError
-        If the folder holds no (readable) manifest.
-    """
-    path = Path(folder) / MANIFEST
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CrystalNetInputError(
-            "no manifest.json: not a finished dataset (run "
-            "'diffpy.crystalnet dataset build' to completion)",
-            folder,
-        ) from None
-    except (OSError, ValueError) as error:
-        raise CrystalNetInputError(
-            f"unreadable manifest ({error})", path
-        ) from None
+    write_json(path, current, indent=1, sort_keys=True)

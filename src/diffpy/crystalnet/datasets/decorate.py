@@ -57,7 +57,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from diffpy.crystalnet.datasets.sources import SourceStats, StructureRecord
+from diffpy.crystalnet.datasets.records import SourceStats, StructureRecord
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 __all__ = [

@@ -42,7 +42,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from diffpy.crystalnet.datasets.sources import SourceStats, StructureRecord
+from diffpy.crystalnet.datasets.records import SourceStats, StructureRecord
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 __all__ = [

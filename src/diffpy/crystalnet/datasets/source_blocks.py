@@ -152,7 +152,7 @@ class DecoratedSource:
 
     def realize(self, recipe):
         """Draw the decoration; returns a record or a skip reason."""
-        from diffpy.crystalnet.datasets.sources import StructureRecord
+        from diffpy.crystalnet.datasets.records import StructureRecord
 
         index, seed = recipe
         parent = self.parents[index]
@@ -204,7 +204,7 @@ class RandomSource:
     def realize(self, recipe):
         """Build the crystal of one seed; returns a record or a reason."""
         from diffpy.crystalnet.datasets.random_crystals import draw_one
-        from diffpy.crystalnet.datasets.sources import StructureRecord
+        from diffpy.crystalnet.datasets.records import StructureRecord
 
         result = draw_one(recipe, self.space_groups, self.kind, self.max_atoms)
         if isinstance(result, str):

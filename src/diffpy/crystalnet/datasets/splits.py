@@ -30,7 +30,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from diffpy.crystalnet.datasets.sources import SYMPREC, SourceStats
+from diffpy.crystalnet.datasets.records import SourceStats
+from diffpy.crystalnet.datasets.sources import SYMPREC
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 __all__ = [
@@ -170,7 +171,7 @@ def load_exclusions(paths, symprec=SYMPREC):
     CrystalNetInputError
         A missing file, or a CIF without a readable structure.
     """
-    from diffpy.crystalnet.datasets.sources import from_cif
+    from diffpy.crystalnet.datasets.source_files import from_cif
 
     if isinstance(paths, (str, Path)):
         paths = [paths]

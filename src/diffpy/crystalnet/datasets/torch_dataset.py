@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffpy.crystalnet.datasets.builder import load_manifest
+from diffpy.crystalnet.datasets.manifest import load_manifest
 from diffpy.crystalnet.datasets.point_sampling import sample_points
 from diffpy.crystalnet.datasets.shards import ShardReader, read_shard_meta
 from diffpy.crystalnet.errors import CrystalNetInputError

@@ -39,6 +39,9 @@ Sticks
 A stick pattern is a list of peaks already: sticks weaker than
 ``min_prominence`` times the strongest are dropped, the rest are reported
 as they are (FWHM 0).
+
+The pseudo-Voigt and doublet fits of step 3 and the parabola of step 4 are
+in :mod:`diffpy.crystalnet.index.peak_shapes`.
 """
 
 import math
@@ -47,12 +50,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.index.peak_shapes import (
+    _Doublet,
+    _fit_all,
+    _measure_ratio,
+    _parabola,
+    _pv_peak,
+)
 from diffpy.crystalnet.physics.transforms import q_to_two_theta, two_theta_to_q
 from diffpy.crystalnet.physics.wavelengths import kalpha_doublet
 
 __all__ = ["PeakList", "find_peaks"]
-
-_LN2 = math.log(2.0)
 
 
 @dataclass(eq=False)
@@ -225,107 +233,7 @@ def _smooth(y, width_points):
     return savgol_filter(y, window, 2), gain
 
 
-def _pv(dx, fwhm, eta):
-    x2 = (dx / fwhm) ** 2
-    gauss = (2.0 * math.sqrt(_LN2 / math.pi)) / fwhm * np.exp(-4 * _LN2 * x2)
-    lorentz = (2.0 / math.pi) / fwhm / (1.0 + 4.0 * x2)
-    return eta * lorentz + (1.0 - eta) * gauss
-
-
-def _pv_peak(fwhm, eta):
-    """Maximum of a unit-area pseudo-Voigt."""
-    return (
-        eta * 2.0 / (math.pi * fwhm)
-        + (1.0 - eta) * 2.0 * math.sqrt(_LN2 / math.pi) / fwhm
-    )
-
-
-class _Doublet:
-    """Map a K-alpha1 angle to its K-alpha2 angle (degrees)."""
-
-    def __init__(self, ka1, ka2):
-        self.factor = ka2 / ka1
-
-    def __call__(self, tth):
-        s = np.clip(np.sin(np.radians(tth) / 2.0) * self.factor, -1, 1)
-        return 2.0 * np.degrees(np.arcsin(s))
-
-
-def _group_model(p, x, n, doublet, ratio):
-    """Sum of n pseudo-Voigt (doublets) on a straight background."""
-    b0, b1 = p[0], p[1]
-    xc = 0.5 * (x[0] + x[-1])
-    out = b0 + b1 * (x - xc)
-    r = p[2] if ratio is None else ratio
-    off = 2 if ratio is not None else 3
-    for k in range(n):
-        c, area, w, eta = p[off + 4 * k : off + 4 * k + 4]
-        out = out + area * _pv(x - c, w, eta)
-        if doublet is not None and r > 0:
-            out = out + r * area * _pv(x - doublet(c), w, eta)
-    return out
-
-
-def _fit_group(x, y, centres, heights, widths, doublet, ratio):
-    """Least-squares fit of one group; returns params or None."""
-    from scipy.optimize import least_squares
-
-    n = len(centres)
-    free_ratio = ratio is None
-    p0 = [0.0, 0.0] + ([0.5] if free_ratio else [])
-    lo = [-np.inf, -np.inf] + ([0.0] if free_ratio else [])
-    hi = [np.inf, np.inf] + ([1.0] if free_ratio else [])
-    for c, h, w in zip(centres, heights, widths):
-        area = max(h, 1e-12) / _pv_peak(w, 0.5)
-        p0 += [c, area, w, 0.5]
-        lo += [c - 0.75 * w, 0.0, 0.2 * w, 0.0]
-        hi += [c + 0.75 * w, np.inf, 4.0 * w, 1.0]
-    scale = max(np.abs(y).max(), 1e-300)
-
-    def residual(p):
-        return (_group_model(p, x, n, doublet, ratio) - y) / scale
-
-    try:
-        fit = least_squares(
-            residual, np.array(p0), bounds=(lo, hi), x_scale="jac"
-        )
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    if not fit.success and fit.status <= 0:
-        return None
-    return fit.x
-
-
-def _parabola(x, y, i):
-    """Vertex of the parabola through points i-1, i, i+1."""
-    if i <= 0 or i >= len(y) - 1:
-        return x[i]
-    y0, y1, y2 = y[i - 1], y[i], y[i + 1]
-    curv = y0 - 2 * y1 + y2
-    if curv >= 0:
-        return x[i]
-    frac = np.clip(0.5 * (y0 - y2) / curv, -0.5, 0.5)
-    step = 0.5 * (x[i + 1] - x[i - 1])
-    return x[i] + frac * step
-
-
-def _groups(centres, widths, extra):
-    """Indices of peaks whose fit windows overlap, as lists."""
-    lo = centres - 2.5 * widths
-    hi = centres + 2.5 * widths + extra
-    order = np.argsort(centres)
-    groups, current, reach = [], [], -np.inf
-    for i in order:
-        if current and lo[i] > reach:
-            groups.append(current)
-            current, reach = [], -np.inf
-        current.append(int(i))
-        reach = max(reach, hi[i])
-    if current:
-        groups.append(current)
-    return groups, lo, hi
-
-
+# long: most of it is the numpydoc docstring with its example
 def find_peaks(
     pattern,
     min_prominence=0.01,
@@ -405,16 +313,8 @@ def find_peaks(
     x = pattern.x.astype(float)
     y = pattern.intensity.astype(float)
     wavelength = pattern.wavelength
-    # an axis in Q for the background window (nominal for 2-theta data
-    # without a wavelength: only the window width depends on it)
-    if pattern.xtype == "q":
-        qaxis = x
-    else:
-        qaxis = two_theta_to_q(x, wavelength or 1.5406)
     if background == "snip":
-        from diffpy.crystalnet.physics.background import snip_background
-
-        y = y - snip_background(qaxis, y)
+        y = y - _snip(pattern, x, y)
     from diffpy.crystalnet.physics.background import estimate_fwhm
 
     fwhm_points = estimate_fwhm(np.arange(x.size, dtype=float), y)
@@ -431,45 +331,18 @@ def find_peaks(
         and wavelength is not None
         and kalpha_doublet(wavelength) is not None
     ):
-        ka1, ka2, table_ratio = kalpha_doublet(wavelength)
-        doublet = _Doublet(ka1, ka2)
-        ratio = kalpha2_ratio
-        peaks_idx = _drop_kalpha2(x, ys, peaks_idx, doublet, fwhm_points)
-        if ratio is None:
-            ratio = _measure_ratio(
-                x, y, ys, peaks_idx, fwhm_points, doublet, table_ratio
-            )
+        peaks_idx, doublet, ka1, ratio = _kalpha_doublet_setup(
+            x, y, ys, peaks_idx, fwhm_points, wavelength, kalpha2_ratio
+        )
     if peaks_idx.size == 0:
         raise CrystalNetInputError(
             "no peak found above the background (min_prominence="
             f"{min_prominence:g}, min_snr={min_snr:g})",
             where,
         )
-    from scipy.signal import peak_widths
-
-    widths_pts = peak_widths(ys, peaks_idx, rel_height=0.5)[0]
-    widths_pts = np.clip(widths_pts, 1.5, None)
-    step = np.gradient(x)
-    centres = np.array([_parabola(x, ys, i) for i in peaks_idx])
-    widths = widths_pts * step[peaks_idx]
-    heights = ys[peaks_idx]
-    if fit:
-        result = _fit_all(x, y, centres, heights, widths, doublet, ratio)
-    else:
-        result = None
-    if result is None:
-        area = heights / np.array([_pv_peak(w, 0.5) for w in widths])
-        result = (centres, area, heights, widths)
-    pos, area, height, width = result
-    # a peak narrower than 0.8 step is a spike (cosmic ray, noise)
-    real = width >= 0.8 * np.interp(pos, x, step)
-    if not np.any(real):
-        raise CrystalNetInputError(
-            "only spikes narrower than a step were found, no peaks", where
-        )
-    pos, area, height, width = (a[real] for a in (pos, area, height, width))
-    order = np.argsort(pos)
-    pos, area, height, width = (a[order] for a in (pos, area, height, width))
+    pos, area, height, width = _without_spikes(
+        x, _peak_parameters(x, y, ys, peaks_idx, doublet, ratio, fit), where
+    )
     q, tth = _positions(pos, pattern.xtype, ka1)
     peaks = PeakList(
         q=q,
@@ -493,6 +366,79 @@ def find_peaks(
     if max_peaks is not None:
         peaks = _first(peaks, int(max_peaks))
     return peaks
+
+
+def _snip(pattern, x, y):
+    """SNIP background of a profile, on a Q axis for the window width."""
+    from diffpy.crystalnet.physics.background import snip_background
+
+    # an axis in Q for the background window (nominal for 2-theta data
+    # without a wavelength: only the window width depends on it)
+    if pattern.xtype == "q":
+        qaxis = x
+    else:
+        qaxis = two_theta_to_q(x, pattern.wavelength or 1.5406)
+    return snip_background(qaxis, y)
+
+
+def _kalpha_doublet_setup(
+    x, y, ys, peaks_idx, fwhm_points, wavelength, kalpha2_ratio
+):
+    """K-alpha doublet of a pattern at a K-alpha wavelength.
+
+    Returns the detected peaks without the K-alpha2 maxima, the
+    :class:`_Doublet` map, the K-alpha1 wavelength and the K-alpha2 ratio
+    (given, or measured on the resolved doublets).
+    """
+    ka1, ka2, table_ratio = kalpha_doublet(wavelength)
+    doublet = _Doublet(ka1, ka2)
+    ratio = kalpha2_ratio
+    peaks_idx = _drop_kalpha2(x, ys, peaks_idx, doublet, fwhm_points)
+    if ratio is None:
+        ratio = _measure_ratio(
+            x, y, ys, peaks_idx, fwhm_points, doublet, table_ratio
+        )
+    return peaks_idx, doublet, ka1, ratio
+
+
+def _peak_parameters(x, y, ys, peaks_idx, doublet, ratio, fit):
+    """(position, area, height, fwhm) of the detected peaks.
+
+    From the pseudo-Voigt fits when ``fit`` is true and they succeed,
+    otherwise from the parabola through the three top points.
+    """
+    from scipy.signal import peak_widths
+
+    widths_pts = peak_widths(ys, peaks_idx, rel_height=0.5)[0]
+    widths_pts = np.clip(widths_pts, 1.5, None)
+    step = np.gradient(x)
+    centres = np.array([_parabola(x, ys, i) for i in peaks_idx])
+    widths = widths_pts * step[peaks_idx]
+    heights = ys[peaks_idx]
+    if fit:
+        result = _fit_all(x, y, centres, heights, widths, doublet, ratio)
+    else:
+        result = None
+    if result is None:
+        area = heights / np.array([_pv_peak(w, 0.5) for w in widths])
+        result = (centres, area, heights, widths)
+    return result
+
+
+def _without_spikes(x, result, where):
+    """Drop spikes from (position, area, height, fwhm); sort by position."""
+    step = np.gradient(x)
+    pos, area, height, width = result
+    # a peak narrower than 0.8 step is a spike (cosmic ray, noise)
+    real = width >= 0.8 * np.interp(pos, x, step)
+    if not np.any(real):
+        raise CrystalNetInputError(
+            "only spikes narrower than a step were found, no peaks", where
+        )
+    pos, area, height, width = (a[real] for a in (pos, area, height, width))
+    order = np.argsort(pos)
+    pos, area, height, width = (a[order] for a in (pos, area, height, width))
+    return pos, area, height, width
 
 
 def _first(peaks, n):
@@ -550,82 +496,6 @@ def _drop_kalpha2(x, ys, idx, doublet, fwhm_points):
         weaker = ys[idx] < 0.8 * ys[idx[j]]
         keep &= ~(near & weaker)
     return idx[keep]
-
-
-def _measure_ratio(x, y, ys, idx, fwhm_points, doublet, default):
-    """Median K-alpha2/K-alpha1 ratio of the strongest resolved doublets.
-
-    Each of the (at most 12) strongest peaks whose doublet is resolved
-    (separation above 0.8 FWHM) is fitted alone with a free ratio.  With
-    fewer than two such fits the table ratio is returned.
-    """
-    from scipy.signal import peak_widths
-
-    if idx.size == 0:
-        return default
-    order = idx[np.argsort(-ys[idx])]
-    widths = peak_widths(ys, order, rel_height=0.5)[0]
-    widths = np.clip(widths, 1.5, None) * np.gradient(x)[order]
-    ratios = []
-    for k, i in enumerate(order):
-        c, w = x[i], widths[k]
-        sep = doublet(c) - c
-        if sep < 0.8 * w:
-            continue
-        sel = (x >= c - 2.5 * w) & (x <= c + sep + 2.5 * w)
-        if np.count_nonzero(sel) < 8:
-            continue
-        p = _fit_group(
-            x[sel],
-            y[sel],
-            np.array([_parabola(x, ys, i)]),
-            ys[[i]],
-            np.array([w]),
-            doublet,
-            None,
-        )
-        if p is not None:
-            ratios.append(p[2])
-        if len(ratios) >= 12:
-            break
-    if len(ratios) < 2:
-        return default
-    return float(np.clip(np.median(ratios), 0.0, 1.0))
-
-
-def _fit_all(x, y, centres, heights, widths, doublet, ratio):
-    """Fit every group; returns (position, area, height, fwhm) arrays."""
-    if doublet is None or not ratio or ratio <= 0.02:
-        doublet, ratio = None, 0.0
-    sep = doublet(centres) - centres if doublet else np.zeros_like(centres)
-    groups, lo, hi = _groups(centres, widths, sep)
-    pos = centres.copy()
-    area = heights / np.array([_pv_peak(w, 0.5) for w in widths])
-    height = heights.copy()
-    fwhm = widths.copy()
-    for g in groups:
-        g = np.array(g)
-        sel = (x >= lo[g].min()) & (x <= hi[g].max())
-        if np.count_nonzero(sel) < 4 * len(g) + 3:
-            continue
-        p = _fit_group(
-            x[sel],
-            y[sel],
-            centres[g],
-            heights[g],
-            widths[g],
-            doublet,
-            ratio,
-        )
-        if p is None:
-            continue
-        for k, i in enumerate(g):
-            c, a, w, eta = p[2 + 4 * k : 6 + 4 * k]
-            if abs(c - centres[i]) >= 0.74 * widths[i]:
-                continue  # at the bound: keep the parabola
-            pos[i], area[i], fwhm[i] = c, a, w
-            height[i] = a * _pv_peak(w, eta)
-    return pos, area, height, fwhm
 
 
 # End of file

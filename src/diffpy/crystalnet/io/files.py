@@ -7,8 +7,12 @@ on POSIX and Windows within one file system).  An existing destination is
 replaced only when ``force`` is true, and the new file gets the permissions
 a plain ``open(path, "w")`` would give (``0o666`` less the umask), which
 ``tempfile.mkstemp`` alone would not (it creates ``0o600`` files).
+
+:func:`sha256_file` gives the checksum recorded for files the package
+reads or writes (dataset shards, solve inputs).
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -17,7 +21,7 @@ from pathlib import Path
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 
-__all__ = ["atomic_output", "write_text", "write_json"]
+__all__ = ["atomic_output", "sha256_file", "write_text", "write_json"]
 
 
 def _umask():
@@ -121,3 +125,23 @@ def write_json(path, data, force=True, **dumps):
         The destination.
     """
     return write_text(path, json.dumps(data, **dumps) + "\n", force)
+
+
+def sha256_file(path):
+    """SHA-256 of a file's bytes, read in 1 MiB chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    str
+        The hexadecimal digest.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -106,7 +106,7 @@ def _as_lattice(value, index):
         )
         return value.lattice, info, float(getattr(value, "zero_shift", 0.0))
     if isinstance(value, str):
-        from diffpy.crystalnet.index.indexing import parse_lattice
+        from diffpy.crystalnet.index.lattice_text import parse_lattice
 
         return parse_lattice(value, where), dict(origin="given"), 0.0
     raise CrystalNetInputError(

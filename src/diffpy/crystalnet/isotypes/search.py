@@ -223,7 +223,7 @@ def search_isotypes(
         The formula (any number of formula units).
     lattices : sequence, optional
         Conventional cells to put the prototypes on: pymatgen ``Lattice``
-        objects, :class:`~diffpy.crystalnet.index.indexing.IndexingSolution`
+        objects, :class:`~diffpy.crystalnet.index.solution.IndexingSolution`
         objects (their zero shift starts the fit) or text
         (``"a=5.43"``).  Default: index the pattern
         (:func:`~diffpy.crystalnet.index.indexing.index_pattern`) and use the

@@ -25,6 +25,7 @@ model:
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.model.grids import grid_at
 
 __all__ = ["BASELINES", "NearestPattern", "train_mean_grid", "uniform_grid"]
 
@@ -63,7 +64,7 @@ def train_mean_grid(dataset, grid=None, limit=None):
         The training split (items read with :meth:`entry`).
     grid : int, optional
         Grid size of the result (see
-        :func:`~diffpy.crystalnet.model.evaluate.grid_at`); default the stored
+        :func:`~diffpy.crystalnet.model.grids.grid_at`); default the stored
         one.
     limit : int, optional
         Use only the first ``limit`` entries.
@@ -73,8 +74,6 @@ def train_mean_grid(dataset, grid=None, limit=None):
     numpy.ndarray
         ``(n, n, n)`` float32 mean density in e/A^3.
     """
-    from diffpy.crystalnet.model.evaluate import grid_at
-
     count = len(dataset) if limit is None else min(limit, len(dataset))
     if count == 0:
         raise CrystalNetInputError("the split is empty", str(dataset.folder))

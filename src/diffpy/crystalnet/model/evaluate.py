@@ -27,10 +27,9 @@ per-crystal scores, summaries) and ``evaluation.md`` with
 * Table 2: the composition-prior ablation (full, elements only, one element
   dropped, none) for the model, with the composition-free baselines below.
 
-Speed: the 24 rotations are applied to the truth (the periodic SSIM is
-invariant under moving both grids), so the truth's local statistics are
-computed once and only the cross term is filtered per (sample, rotation),
-in one vectorised pass: about 0.5 s for 5 samples x 24 rotations on 50^3.
+The scoring itself is
+:func:`~diffpy.crystalnet.model.scoring.score_candidates` (fast: the 24
+rotations are applied to the truth once).
 """
 
 import json
@@ -41,12 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.model.grids import grid_at
+from diffpy.crystalnet.model.scoring import score_candidates
 
 __all__ = [
     "METHODS",
     "evaluate",
-    "grid_at",
-    "score_candidates",
     "summarize",
     "write_markdown",
 ]
@@ -62,154 +61,6 @@ _LABELS = {
     "uniform": "uniform (true mean)",
     "zeros": "zeros",
 }
-
-
-def grid_at(grid, n):
-    """A periodic density on an ``n``-grid.
-
-    Parameters
-    ----------
-    grid : numpy.ndarray
-        ``(m, m, m)`` density, point ``(i, j, k)`` at ``(i, j, k) / m``.
-    n : int
-        Wanted grid size.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, n, n)``: the grid itself, every ``m // n``-th point when ``n``
-        divides ``m`` (exact values at the same positions), else a Fourier
-        resampling (``pyrho.utils.interpolate_fourier``).
-    """
-    grid = np.asarray(grid)
-    m = grid.shape[0]
-    n = int(n)
-    if n == m:
-        return grid
-    if m % n == 0:
-        k = m // n
-        return np.ascontiguousarray(grid[::k, ::k, ::k])
-    from pyrho.utils import interpolate_fourier
-
-    return interpolate_fourier(grid.astype(np.float64), [n, n, n]).astype(
-        grid.dtype
-    )
-
-
-def _rotations():
-    from diffpy.crystalnet.model.metrics import CUBE_ROTATIONS
-
-    return CUBE_ROTATIONS
-
-
-def score_candidates(preds, truth, rotations=True, window=7, k1=0.01, k2=0.03):
-    """Best SSIM and PSNR over candidates x the 24 grid rotations.
-
-    Parameters
-    ----------
-    preds : numpy.ndarray
-        ``(S, n, n, n)`` candidate grids (latent samples).
-    truth : numpy.ndarray
-        ``(n, n, n)`` true density.
-    rotations : bool, optional
-        Search the 24 rotations (else the identity only).
-    window, k1, k2 : optional
-        SSIM settings, as :func:`diffpy.crystalnet.model.metrics.ssim3d`.
-
-    Returns
-    -------
-    dict
-        ``ssim`` and ``psnr`` (each the best over candidates x rotations),
-        ``pearson`` of the best-SSIM candidate, ``sample`` and ``rotation``
-        (index into :data:`~diffpy.crystalnet.model.metrics.CUBE_ROTATIONS`) of
-        the best SSIM, and ``best`` (that candidate rotated onto the truth).
-
-    Notes
-    -----
-    Non-finite predicted values (a diverged model) are scored as 1e6.
-    The SSIM equals the best over ``preds`` of
-    :func:`~diffpy.crystalnet.model.metrics.best_over_rotations` with
-    :func:`~diffpy.crystalnet.model.metrics.ssim3d` (periodic windows), to
-    float32 rounding of the filtered cross term.
-    """
-    from scipy.ndimage import uniform_filter
-
-    from diffpy.crystalnet.model.metrics import apply_rotation
-
-    # a diverged model may predict inf or NaN: score it as 1e6 e/A^3
-    preds = np.nan_to_num(
-        np.asarray(preds, dtype=np.float64), nan=1e6, posinf=1e6,
-        neginf=-1e6,
-    ).clip(-1e6, 1e6)  # fmt: skip
-    truth = np.asarray(truth, dtype=np.float64)
-    if preds.ndim == 3:
-        preds = preds[None]
-    if preds.shape[1:] != truth.shape or truth.ndim != 3:
-        raise CrystalNetInputError(
-            f"candidates {preds.shape} do not fit the truth {truth.shape}",
-            "preds",
-        )
-    rng = float(truth.max() - truth.min())
-    if not rng > 0:
-        raise CrystalNetInputError("the truth is constant", "truth")
-    rots = _rotations() if rotations else _rotations()[:1]
-    size = (1, window, window, window)
-    npts = window**3
-    cov = npts / (npts - 1.0)
-    c1, c2 = (k1 * rng) ** 2, (k2 * rng) ** 2
-    # candidate statistics (once per candidate)
-    ux = uniform_filter(preds, size=size, mode="wrap")
-    vx = cov * (uniform_filter(preds * preds, size=size, mode="wrap") - ux**2)
-    # truth statistics, rotated with the truth: stat(R t) = R stat(t)
-    uy0 = uniform_filter(truth, size=window, mode="wrap")
-    vy0 = cov * (uniform_filter(truth**2, size=window, mode="wrap") - uy0**2)
-    inv = [np.asarray(r).T for r in rots]  # rotate the truth by R^-1
-    ty = np.stack([apply_rotation(truth, r) for r in inv])
-    uy = np.stack([apply_rotation(uy0, r) for r in inv])
-    vy = np.stack([apply_rotation(vy0, r) for r in inv])
-    S, R = len(preds), len(rots)
-    ty32 = ty.astype(np.float32)
-    uy32, vy32 = uy.astype(np.float32), vy.astype(np.float32)
-    uy2c1 = uy32 * uy32 + np.float32(c1)
-    vyc2 = vy32 + np.float32(c2)
-    ssim = np.empty((S, R))
-    for s in range(S):  # (R, n, n, n) float32 work arrays per candidate
-        ux_s = ux[s].astype(np.float32)
-        cross = uniform_filter(
-            ty32 * preds[s].astype(np.float32), size=size, mode="wrap"
-        )
-        uxuy = uy32 * ux_s  # ux uy
-        cross -= uxuy
-        cross *= np.float32(2.0 * cov)
-        cross += np.float32(c2)  # 2 vxy + c2
-        uxuy *= 2.0
-        uxuy += np.float32(c1)  # 2 ux uy + c1
-        cross *= uxuy
-        den = uy2c1 + ux_s * ux_s
-        den *= vyc2 + vx[s].astype(np.float32)
-        cross /= den
-        ssim[s] = cross.reshape(R, -1).mean(axis=1, dtype=np.float64)
-    # PSNR: mse = <p^2> + <t^2> - 2 <p R^-1 t>
-    dots = np.einsum("sxyz,rxyz->sr", preds, ty) / truth.size
-    mse = (
-        (preds**2).mean(axis=(1, 2, 3))[:, None] + (truth**2).mean() - 2 * dots
-    )
-    mse = np.maximum(mse, 0.0)
-    with np.errstate(divide="ignore"):
-        psnr = np.where(mse > 0, 10 * np.log10(rng**2 / mse), np.inf)
-    s, r = np.unravel_index(np.argmax(ssim), ssim.shape)
-    best = apply_rotation(preds[s], rots[r])
-    a = best.ravel() - best.mean()
-    b = truth.ravel() - truth.mean()
-    den = np.sqrt(a @ a * (b @ b))
-    return {
-        "ssim": float(ssim[s, r]),
-        "psnr": float(psnr.max()),
-        "pearson": float(a @ b / den) if den > 0 else 0.0,
-        "sample": int(s),
-        "rotation": int(r),
-        "best": best,
-    }
 
 
 def _atoms(grid, structure, radius):
@@ -316,7 +167,24 @@ def write_markdown(result, path=None):
         f"## Table 1: by crystal system (composition prior: {first})",
         "",
     ]
-    table = summary[first]
+    lines += _table_by_system(summary[first], names)
+    lines += _table_by_prior(summary, modes, names)
+    lines += [
+        "",
+        "SSIM and PSNR are inflated by the empty space between atoms: "
+        "compare with the baselines, and judge structures by atom recovery "
+        "and by decoding (structure match).",
+        "",
+    ]
+    text = "\n".join(lines)
+    if path is not None:
+        _atomic_write(path, text)
+    return text
+
+
+def _table_by_system(table, names):
+    """Markdown lines of Table 1: each metric by crystal system."""
+    lines = []
     for metric in METRICS:
         lines += [
             f"**{names[metric]}**",
@@ -333,7 +201,13 @@ def write_markdown(result, path=None):
                 f"| {system} | {cell['n']} | " + " | ".join(values) + " |"
             )
         lines.append("")
-    lines += [
+    return lines
+
+
+def _table_by_prior(summary, modes, names):
+    """Markdown lines of Table 2: the composition-prior ablation."""
+    first = modes[0]
+    lines = [
         "## Table 2: composition prior (all systems)",
         "",
         "| prior | " + " | ".join(names[m] for m in METRICS) + " |",
@@ -355,17 +229,7 @@ def write_markdown(result, path=None):
                 + " | ".join(_fmt(cell[m], m) for m in METRICS)
                 + " |"
             )
-    lines += [
-        "",
-        "SSIM and PSNR are inflated by the empty space between atoms: "
-        "compare with the baselines, and judge structures by atom recovery "
-        "and by decoding (structure match).",
-        "",
-    ]
-    text = "\n".join(lines)
-    if path is not None:
-        _atomic_write(path, text)
-    return text
+    return lines
 
 
 def _atomic_write(path, text):
@@ -385,6 +249,88 @@ def _model_name(model):
     if isinstance(model, (str, os.PathLike)):
         return load_model(model), str(model)
     return model, type(model).__name__
+
+
+def _check_options(modes, samples, grid, out, force):
+    """Check the options of :func:`evaluate`; return modes and out."""
+    from diffpy.crystalnet.datasets.augment import CompositionPrior
+
+    modes = tuple(modes)
+    bad = [m for m in modes if m not in CompositionPrior.MODES]
+    if bad or not modes:
+        raise CrystalNetInputError(
+            f"unknown composition modes {bad}; use {CompositionPrior.MODES}",
+            "modes",
+        )
+    if int(samples) < 1 or int(grid) < 8:
+        raise CrystalNetInputError(
+            "need samples >= 1 and grid >= 8", "evaluate"
+        )
+    if out is not None:
+        out = Path(out)
+        targets = [out / "evaluation.json", out / "evaluation.md"]
+        if not force and any(t.exists() for t in targets):
+            raise CrystalNetInputError(
+                "evaluation outputs exist; use force to overwrite them", out
+            )
+    return modes, out
+
+
+def _describe(test, i, structure):
+    """The record of crystal ``i`` before scoring: id, formula, system."""
+    meta_path, j = test.index[i]
+    reader = test._reader(meta_path)
+    meta = reader.get(j, ("formula", "system", "id"))
+    return {
+        "index": i,
+        "id": str(meta.get("id", "")),
+        "formula": str(meta.get("formula", "")),
+        "system": str(meta.get("system", "")),
+        "natoms": len(structure),
+        "model": {},
+    }
+
+
+def _score_baselines(
+    record, near, similarity, mean_grid, truth, structure, rotations, radius
+):
+    """Score the four baselines of one crystal into its record."""
+    from diffpy.crystalnet.model.baselines import uniform_grid
+
+    record["nearest"] = _score(
+        near.astype(np.float32)[None], truth, structure, rotations,
+        radius,
+    )  # fmt: skip
+    record["nearest"]["similarity"] = float(similarity)
+    record["train_mean"] = _score(
+        mean_grid[None], truth, structure, rotations, radius
+    )
+    record["uniform"] = _score(
+        uniform_grid(truth)[None], truth, structure, False, radius
+    )
+    record["zeros"] = _score(
+        np.zeros((1,) + truth.shape, np.float32), truth, structure,
+        False, radius,
+    )  # fmt: skip
+
+
+def _open_splits(data, split, reference, limit):
+    """The evaluated split, the reference train split and the count."""
+    from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
+
+    test = CMEDDataset(data, split, points=False)
+    train = CMEDDataset(
+        data if reference is None else reference, "train", points=False
+    )
+    count = len(test) if limit is None else min(int(limit), len(test))
+    if count == 0:
+        raise CrystalNetInputError(f"the {split} split is empty", data)
+    if len(train) == 0:
+        raise CrystalNetInputError(
+            "the train split is empty",
+            data if reference is None else reference,
+        )
+    return test, train, count
 
 
 def evaluate(
@@ -447,46 +393,16 @@ def evaluate(
         similarity), ``summary`` (see :func:`summarize`) and ``seconds``.
     """
     from diffpy.crystalnet.datasets.augment import CompositionPrior
-    from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
     from diffpy.crystalnet.model.baselines import (
         NearestPattern,
         train_mean_grid,
-        uniform_grid,
     )
 
-    modes = tuple(modes)
-    bad = [m for m in modes if m not in CompositionPrior.MODES]
-    if bad or not modes:
-        raise CrystalNetInputError(
-            f"unknown composition modes {bad}; use {CompositionPrior.MODES}",
-            "modes",
-        )
-    if int(samples) < 1 or int(grid) < 8:
-        raise CrystalNetInputError(
-            "need samples >= 1 and grid >= 8", "evaluate"
-        )
-    if out is not None:
-        out = Path(out)
-        targets = [out / "evaluation.json", out / "evaluation.md"]
-        if not force and any(t.exists() for t in targets):
-            raise CrystalNetInputError(
-                "evaluation outputs exist; use force to overwrite them", out
-            )
+    modes, out = _check_options(modes, samples, grid, out, force)
     net, model_name = _model_name(model)
     net.eval()
     start = time.perf_counter()
-    test = CMEDDataset(data, split, points=False)
-    train = CMEDDataset(
-        data if reference is None else reference, "train", points=False
-    )
-    count = len(test) if limit is None else min(int(limit), len(test))
-    if count == 0:
-        raise CrystalNetInputError(f"the {split} split is empty", data)
-    if len(train) == 0:
-        raise CrystalNetInputError(
-            "the train split is empty",
-            data if reference is None else reference,
-        )
+    test, train, count = _open_splits(data, split, reference, limit)
     nearest = NearestPattern.from_dataset(train)
     queries = np.stack(
         [test.entry(i, ("pattern",))["pattern"] for i in range(count)]
@@ -505,17 +421,7 @@ def evaluate(
         if not truth.max() > truth.min():
             continue
         structure = test.structure(i)
-        meta_path, j = test.index[i]
-        reader = test._reader(meta_path)
-        meta = reader.get(j, ("formula", "system", "id"))
-        record = {
-            "index": i,
-            "id": str(meta.get("id", "")),
-            "formula": str(meta.get("formula", "")),
-            "system": str(meta.get("system", "")),
-            "natoms": len(structure),
-            "model": {},
-        }
+        record = _describe(test, i, structure)
         for mode in modes:
             rng = np.random.default_rng([seed, i])
             comp = CompositionPrior.apply(entry["composition"], mode, rng)
@@ -528,20 +434,9 @@ def evaluate(
             )
         k = int(near_index[i])
         near = grid_at(train.entry(k, ("cmed",))["cmed"], grid)
-        record["nearest"] = _score(
-            near.astype(np.float32)[None], truth, structure, rotations,
-            radius,
-        )  # fmt: skip
-        record["nearest"]["similarity"] = float(near_sim[i])
-        record["train_mean"] = _score(
-            mean_grid[None], truth, structure, rotations, radius
-        )
-        record["uniform"] = _score(
-            uniform_grid(truth)[None], truth, structure, False, radius
-        )
-        record["zeros"] = _score(
-            np.zeros((1,) + truth.shape, np.float32), truth, structure,
-            False, radius,
+        _score_baselines(
+            record, near, near_sim[i], mean_grid, truth, structure,
+            rotations, radius,
         )  # fmt: skip
         records.append(record)
     seconds = time.perf_counter() - start

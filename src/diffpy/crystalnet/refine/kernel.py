@@ -3,20 +3,25 @@
 The profile fit of a candidate (:mod:`.profile_fit`), the Pawley
 extraction (:mod:`.pawley`) and the Rietveld refinement (:mod:`.rietveld`)
 check the observed pattern the same way, weight it the same way, compute the
-same K-alpha lines, expand the background in the same Chebyshev series and
-solve the same linear least-squares problem for scale and background.
+same K-alpha lines, expand the background in the same Chebyshev series,
+keep the Gaussian peak widths positive the same way and solve the same
+linear least-squares problem for scale and background.
 """
+
+import math
 
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 
 __all__ = [
+    "caglioti_minimum",
     "chebyshev_basis",
     "check_profile_pattern",
     "kalpha_lines",
     "nonnegative_head_lstsq",
     "profile_weights",
+    "tan_theta_range",
 ]
 
 
@@ -181,3 +186,48 @@ def nonnegative_head_lstsq(a, b, n_head):
             break
         free[negative] = False
     return coef / scale
+
+
+def tan_theta_range(two_theta):
+    """``tan(theta)`` at the first and the last point of a profile.
+
+    Parameters
+    ----------
+    two_theta : numpy.ndarray
+        Increasing 2-theta points in degrees.
+
+    Returns
+    -------
+    (float, float)
+        ``tan(theta)`` at ``two_theta[0]`` and at ``two_theta[-1]``.
+    """
+    return (
+        math.tan(math.radians(two_theta[0] / 2.0)),
+        math.tan(math.radians(two_theta[-1] / 2.0)),
+    )
+
+
+def caglioti_minimum(p, t_min, t_max):
+    """Smallest Gaussian ``FWHM^2`` of the Caglioti widths over a range.
+
+    Parameters
+    ----------
+    p : dict
+        The profile parameters ``u``, ``v`` and ``w`` (deg^2).
+    t_min, t_max : float
+        The range of ``tan(theta)`` (:func:`tan_theta_range`).
+
+    Returns
+    -------
+    float
+        The smallest ``u t^2 + v t + w`` for ``t_min <= t <= t_max``: at
+        the ends, or at the vertex when it lies inside.  Each engine
+        rejects profile parameters whose minimum is too small.
+    """
+    h2 = [p["u"] * t * t + p["v"] * t + p["w"] for t in (t_min, t_max)]
+    if p["v"] < 0 and p["u"] > 0:
+        t_star = -p["v"] / (2 * p["u"])
+        if t_min < t_star < t_max:
+            h2.append(p["w"] - p["v"] ** 2 / (4 * p["u"]))
+    return min(h2)
+

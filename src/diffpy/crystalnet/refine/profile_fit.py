@@ -39,11 +39,13 @@ import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.refine.kernel import (
+    caglioti_minimum,
     chebyshev_basis,
     check_profile_pattern,
     kalpha_lines,
     nonnegative_head_lstsq,
     profile_weights,
+    tan_theta_range,
 )
 
 __all__ = ["FitResult", "fit_candidate"]
@@ -237,19 +239,13 @@ def fit_candidate(
     inv_sigma = 1.0 / sigma
     n_lin = len(lines) + basis.shape[1]
     state = {}
-    t_min = math.tan(math.radians(x[0] / 2.0))
-    t_max = math.tan(math.radians(x[-1] / 2.0))
+    t_min, t_max = tan_theta_range(x)
 
     def evaluate(vector):
         p = dict(values)
         p.update(zip(names, vector))
         # Gaussian width^2 must stay positive over the measured range
-        h2 = [p["u"] * t * t + p["v"] * t + p["w"] for t in (t_min, t_max)]
-        if p["v"] < 0 and p["u"] > 0:
-            t_star = -p["v"] / (2 * p["u"])
-            if t_min < t_star < t_max:
-                h2.append(p["w"] - p["v"] ** 2 / (4 * p["u"]))
-        if min(h2) < 1e-5:
+        if caglioti_minimum(p, t_min, t_max) < 1e-5:
             return None
         cols = model.columns(p)
         design = np.column_stack(cols + [basis])

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.refine.kernel import caglioti_minimum, tan_theta_range
 from diffpy.crystalnet.refine.restraints import _Restraints
 from diffpy.crystalnet.refine.symmetry import (
     ANGLE_TOLERANCE,
@@ -347,13 +348,8 @@ class _Model:
         return out
 
     def width_ok(self, p):
-        lo, hi = (math.tan(math.radians(t / 2.0)) for t in self.x[[0, -1]])
-        h2 = [p["u"] * t * t + p["v"] * t + p["w"] for t in (lo, hi)]
-        if p["v"] < 0 and p["u"] > 0:
-            t_star = -p["v"] / (2 * p["u"])
-            if lo < t_star < hi:
-                h2.append(p["w"] - p["v"] ** 2 / (4 * p["u"]))
-        return min(h2) > 1e-5
+        lo, hi = tan_theta_range(self.x)
+        return caglioti_minimum(p, lo, hi) > 1e-5
 
     def design(self, vector, windows=None, derivatives=False):
         """Columns of the linear model (line profiles, background)."""

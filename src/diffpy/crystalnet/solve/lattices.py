@@ -23,14 +23,16 @@ def user_lattice(lattice):
     if isinstance(lattice, Lattice):
         return lattice
     if isinstance(lattice, str):
-        from diffpy.crystalnet.index.indexing import parse_lattice
+        from diffpy.crystalnet.index.lattice_text import parse_lattice
 
         parsed = parse_lattice(lattice)
         return parsed if isinstance(parsed, Lattice) else Lattice(parsed)
     values = np.asarray(lattice, dtype=float).ravel()
     if values.size == 6:
         try:
-            from diffpy.crystalnet.index.indexing import cell_from_parameters
+            from diffpy.crystalnet.index.lattice_text import (
+                cell_from_parameters,
+            )
 
             return cell_from_parameters(*values)
         except ImportError:  # pragma: no cover - indexing not installed

@@ -169,7 +169,7 @@ class _Run:
             if self.is_main
             else None
         )
-        self.start_time = time.perf_counter()
+        self.start_time = self.last_row_time = None
         self.seen_points = 0
         self.window = []
 
@@ -366,8 +366,6 @@ class _Run:
         if s.workers:
             loader_kw["persistent_workers"] = False
         self.start_time = time.perf_counter()
-        self.seen_points = 0
-        self.window = []
         stopped = "done"
         bar = None
         if s.progress and self.is_main:
@@ -425,7 +423,8 @@ def train(
     data : str or os.PathLike
         A finished dataset folder (train and, for validation, val split).
     out : str or os.PathLike
-        Run folder (created; see the module docstring for its files).
+        Run folder (created; see :mod:`diffpy.crystalnet.model.train` for
+        its files).
     preset : str, optional
         Model preset: ``"cpu"`` (default for a new run), ``"paper"`` or
         ``"tiny"``.
