@@ -164,10 +164,8 @@ def network_density(net, pattern, prim, n, sample):
 def run(args):
     from diffpy.crystalnet.density.cmed import DEFAULT_B_ISO, cmed
     from diffpy.crystalnet.physics.cells import cmed_cell
-    from diffpy.crystalnet.refine.improve import (
-        extract_intensities,
-        fourier_recycle,
-    )
+    from diffpy.crystalnet.refine.pawley import extract_intensities
+    from diffpy.crystalnet.solve.recycle import fourier_recycle
 
     rng = np.random.default_rng(args.seed)
     damages = list(DAMAGES)

@@ -33,9 +33,9 @@ import time
 import numpy as np
 import torch
 
+from diffpy.crystalnet.model.config import N_BINS, N_ELEMENTS, PRESETS
 from diffpy.crystalnet.model.losses import crystalnet_loss
 from diffpy.crystalnet.model.network import CrystalNet
-from diffpy.crystalnet.model.config import N_BINS, N_ELEMENTS, PRESETS
 
 
 def batch(b, p, seed=0):

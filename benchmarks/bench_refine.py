@@ -15,11 +15,9 @@ evaluations; on noiseless and on Poisson-noise patterns.
 
 Then, for one structure, the cost of one Jacobian of the refinement
 (analytic + forward differences on fixed windows, symmetry-reduced
-reflections) against the same Jacobian from forward differences only, and
-against a torch forward-mode autograd Jacobian of
-:class:`~diffpy.crystalnet.physics.simulator_torch.PowderModel` over its
-unconstrained parameters (coordinates, cell, B, profile), measured in the
-same run; and the consistency of the refinement's profile with
+reflections) against the same Jacobian from forward differences only,
+measured in the same run; and the consistency of the refinement's profile
+with
 :func:`~diffpy.crystalnet.physics.simulator.simulate_pattern` at the true
 parameters (Rwp of the model with nothing refined but the scales and
 background).
@@ -30,7 +28,7 @@ Usage::
     python benchmarks/bench_refine.py --quick    # noiseless only
     python benchmarks/bench_refine.py pyrite spinel
 
-One core: BLAS and torch run on one thread.
+One core: BLAS runs on one thread.
 """
 
 import os
@@ -144,7 +142,7 @@ def perturb(structure, rng, cell=0.005, shift=(0.05, 0.1)):
     """A start: cell and free coordinates moved, symmetry kept."""
     from pymatgen.core import Lattice, Structure
 
-    from diffpy.crystalnet.refine.rietveld import (
+    from diffpy.crystalnet.refine.symmetry import (
         _cell_from,
         _lattice_mode,
         _Symmetry,
@@ -265,25 +263,21 @@ def print_table(rows, title):
 
 
 def jacobian_comparison(structure):
-    """Time one Jacobian three ways; check the model against simulate."""
-    import torch
-
+    """Time one Jacobian two ways; check the model against simulate."""
     from diffpy.crystalnet.physics.simulator import simulate_pattern
-    from diffpy.crystalnet.physics.simulator_torch import PowderModel
     from diffpy.crystalnet.refine.kernel import (
         chebyshev_basis,
         kalpha_lines,
         profile_weights,
     )
+    from diffpy.crystalnet.refine.optimiser import _solve_linear
     from diffpy.crystalnet.refine.rietveld import (
         DEFAULT_REFINE,
-        _Model,
-        _solve_linear,
-        _Symmetry,
         refine_structure,
     )
+    from diffpy.crystalnet.refine.rietveld_model import _Model
+    from diffpy.crystalnet.refine.symmetry import _Symmetry
 
-    torch.set_num_threads(1)
     profile = dict(
         u=0.01,
         v=-0.003,
@@ -342,44 +336,6 @@ def jacobian_comparison(structure):
     fd_diff = float(np.max(np.abs(jac - jac_fd) / scale))
     t_eval, _ = timed(lambda: model.residual(vector))
 
-    prim = sym.structure.get_primitive_structure()
-    tmodel = PowderModel(
-        prim,
-        pattern.wavelength,
-        (10, 110),
-        profile=dict(profile, background=(0.0,) * 6),
-        b_factors=0.8,
-    )
-    names = ["frac_coords", "lattice", "b_iso", "zero_shift", "u", "v", "w"]
-    names += ["microstrain", "crystallite_size"]
-    params = {n: getattr(tmodel, n).detach().clone() for n in names}
-    shapes = [params[n].shape for n in names]
-    flat = torch.cat([params[n].reshape(-1) for n in names])
-
-    def f(theta):
-        parts, i = {}, 0
-        for n, shape in zip(names, shapes):
-            size = int(np.prod(shape)) if len(shape) else 1
-            parts[n] = theta[i : i + size].reshape(shape)
-            i += size
-        return tmodel(**parts)
-
-    def torch_jac():
-        # forward mode, one tangent per parameter (jacfwd's vmap cannot
-        # go through the numpy peak windows of PowderModel)
-        import torch.autograd.forward_ad as fwad
-
-        cols = []
-        with fwad.dual_level():
-            for i in range(len(flat)):
-                tangent = torch.zeros_like(flat)
-                tangent[i] = 1.0
-                out = f(fwad.make_dual(flat, tangent))
-                cols.append(fwad.unpack_dual(out).tangent)
-        return torch.stack(cols, dim=1)
-
-    t_torch, tj = timed(torch_jac, repeat=2)
-    t_tforward, _ = timed(lambda: f(flat).detach(), repeat=5)
     t_sim, _ = timed(
         lambda: simulate_pattern(
             structure, "CuKa", (10, 110), profile=profile, b_factors=0.8
@@ -417,14 +373,7 @@ def jacobian_comparison(structure):
         f"{fd_diff:.1e}"
     )
     print(
-        f"  torch forward-mode autograd of PowderModel "
-        f"({tj.shape[1]} unconstrained "
-        f"parameters, {len(prim)} atoms primitive): {t_torch * 1e3:.1f} ms "
-        f"(ratio {t_torch / t_ours:.1f}x)"
-    )
-    print(
-        f"  one residual evaluation: ours {t_eval * 1e3:.2f} ms, torch "
-        f"PowderModel forward {t_tforward * 1e3:.2f} ms, numpy "
+        f"  one residual evaluation: ours {t_eval * 1e3:.2f} ms, numpy "
         f"simulate_pattern {t_sim * 1e3:.2f} ms"
     )
     print(

@@ -6,12 +6,11 @@ crystals of all crystal systems, conventional cells <= 20 atoms, fixed seed)
 the sticks over 0-180 degrees 2-theta at Mo K-alpha are computed by both
 (best of ``--repeat`` runs each), checked to agree, and timed; then profile
 synthesis (Cu Ka1+Ka2, 10-120 degrees, step 0.01, pseudo-Voigt, background,
-Poisson noise) and the torch model are timed.  Last, the path of training
-data (sticks of many structures binned on the 1024-bin model grid, as the
-dataset builder does) is timed for the numpy simulator, the torch
-``PowderModel`` (built per structure, then ``sticks()``) and XRDCalculator
-on the same structures, with the ratios.  The machine load is printed
-because timings on shared cores depend on it.
+Poisson noise) is timed.  Last, the path of training data (sticks of many
+structures binned on the 1024-bin model grid, as the dataset builder does)
+is timed for the numpy simulator (with and without hkl families) and
+XRDCalculator on the same structures, with the ratios.  The machine load is
+printed because timings on shared cores depend on it.
 
 Usage::
 
@@ -122,33 +121,12 @@ def main(argv=None):
         f"profile (Cu Ka1+Ka2, 10-120 deg, {len(p.x)} points, noise): "
         f"median {np.median(t_prof) * 1e3:.1f} ms per structure"
     )
-    try:
-        import torch
-
-        from diffpy.crystalnet.physics.simulator_torch import PowderModel
-    except ImportError:  # pragma: no cover
-        print("torch not available: torch timings skipped")
-    else:
-        torch.set_num_threads(1)
-        prof = {k: v for k, v in PROFILE.items() if k not in ("noise", "seed")}
-        model = PowderModel(cases[0], "CuKa", (10, 120), profile=prof)
-
-        def step():
-            model.zero_grad()
-            model().sum().backward()
-
-        t, _ = best_time(step, args.repeat)
-        print(
-            f"torch PowderModel forward+backward ({cases[0].formula}, "
-            f"{len(model.hkl)} reflections, {len(model.grid)} points): "
-            f"{t * 1e3:.1f} ms"
-        )
     training_path(cases, args.repeat)
     print(f"load average after: {os.getloadavg()}")
 
 
 def training_path(cases, repeat):
-    """Sticks binned on the model grid: numpy vs torch vs XRDCalculator."""
+    """Sticks binned on the model grid: numpy vs XRDCalculator."""
     from diffpy.crystalnet.physics.model_input import bin_sticks
     from diffpy.crystalnet.physics.simulator import stick_table
     from diffpy.crystalnet.physics.transforms import two_theta_to_q
@@ -178,22 +156,6 @@ def training_path(cases, repeat):
         "numpy stick_table(families=False)": numpy_nofam,
         "pymatgen XRDCalculator": pymatgen_path,
     }
-    try:
-        import torch
-
-        from diffpy.crystalnet.physics.simulator_torch import PowderModel
-    except ImportError:  # pragma: no cover
-        torch = None
-    if torch is not None:
-        torch.set_num_threads(1)
-
-        def torch_path(s):
-            model = PowderModel(s, "MoKa", (0, 180))
-            with torch.no_grad():
-                x, y = model.sticks()
-            return binned(x.numpy(), y.numpy())
-
-        paths["torch PowderModel"] = torch_path
     totals = {name: 0.0 for name in paths}
     worst = {name: 0.0 for name in paths}
     for s in cases:

@@ -224,8 +224,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 def bench_evaluation(data=None):
     from diffpy.crystalnet.model.evaluate import evaluate
-    from diffpy.crystalnet.model.scoring import score_candidates
     from diffpy.crystalnet.model.metrics import best_over_rotations, ssim3d
+    from diffpy.crystalnet.model.scoring import score_candidates
 
     rng = np.random.default_rng(0)
     truth = rng.random((50, 50, 50)) ** 8 * 50

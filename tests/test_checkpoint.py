@@ -13,8 +13,8 @@ from diffpy.crystalnet.model.checkpoint import (
     load_model,
     save_checkpoint,
 )
-from diffpy.crystalnet.model.network import CrystalNet
 from diffpy.crystalnet.model.config import N_BINS, N_ELEMENTS, CrystalNetConfig
+from diffpy.crystalnet.model.network import CrystalNet
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -16,7 +16,6 @@ from diffpy.crystalnet.model.checkpoint import (
     save_checkpoint,
 )
 from diffpy.crystalnet.model.evaluate import evaluate
-from diffpy.crystalnet.model.scoring import score_candidates
 from diffpy.crystalnet.model.grids import grid_at
 from diffpy.crystalnet.model.metrics import (
     CUBE_ROTATIONS,
@@ -27,6 +26,7 @@ from diffpy.crystalnet.model.metrics import (
     ssim3d,
 )
 from diffpy.crystalnet.model.network import CrystalNet
+from diffpy.crystalnet.model.scoring import score_candidates
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.model.config import N_BINS, N_ELEMENTS, CrystalNetConfig
 from diffpy.crystalnet.model.losses import (
     TargetTransform,
     crystalnet_loss,
@@ -12,7 +13,6 @@ from diffpy.crystalnet.model.losses import (
     reconstruction_loss,
 )
 from diffpy.crystalnet.model.network import CrystalNet, grid_points
-from diffpy.crystalnet.model.config import N_BINS, N_ELEMENTS, CrystalNetConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

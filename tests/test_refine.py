@@ -167,7 +167,7 @@ def test_start_from_fit_and_fixed_groups(pyrite_result):
 def test_polar_group_fixes_origin():
     from pymatgen.core import Lattice, Structure
 
-    from diffpy.crystalnet.refine.rietveld import _Symmetry
+    from diffpy.crystalnet.refine.symmetry import _Symmetry
 
     zno = Structure.from_spacegroup(
         "P6_3mc",
@@ -219,7 +219,7 @@ def test_restraints_push_atoms_apart():
 def test_write_refined_cif_reads_back(pyrite_result, tmp_path):
     from pymatgen.core import Structure
 
-    from diffpy.crystalnet.refine.rietveld import write_refined_cif
+    from diffpy.crystalnet.refine.cif import write_refined_cif
     from diffpy.structure import loadStructure
 
     result = pyrite_result[3]
@@ -252,7 +252,7 @@ def test_write_refined_cif_reads_back(pyrite_result, tmp_path):
 
 
 def test_esd_formatting():
-    from diffpy.crystalnet.refine.rietveld import _with_esd
+    from diffpy.crystalnet.refine.cif import _with_esd
 
     assert _with_esd(5.41701, 0.00012) == "5.41701(12)"
     assert _with_esd(5.41701, 0.0003) == "5.4170(3)"

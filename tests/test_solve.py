@@ -120,8 +120,8 @@ def test_warnings_a_user_can_act_on():
 def tiny_model(tmp_path_factory):
     import torch
 
-    from diffpy.crystalnet.model.network import CrystalNet
     from diffpy.crystalnet.model.config import CrystalNetConfig
+    from diffpy.crystalnet.model.network import CrystalNet
 
     torch.manual_seed(0)
     net = CrystalNet(CrystalNetConfig.preset("tiny"))

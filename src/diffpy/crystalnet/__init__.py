@@ -52,9 +52,9 @@ _LAZY = {
     "refine_structure": "diffpy.crystalnet.refine.rietveld",
     "search_isotypes": "diffpy.crystalnet.isotypes.search",
     "load_isotype_library": "diffpy.crystalnet.isotypes.library",
-    "extract_intensities": "diffpy.crystalnet.refine.improve",
-    "fourier_recycle": "diffpy.crystalnet.refine.improve",
-    "improve_density": "diffpy.crystalnet.refine.improve",
+    "extract_intensities": "diffpy.crystalnet.refine.pawley",
+    "fourier_recycle": "diffpy.crystalnet.solve.recycle",
+    "improve_density": "diffpy.crystalnet.solve.recycle",
 }
 
 __all__ = ["CrystalNetInputError", "__version__", *sorted(_LAZY)]

@@ -205,8 +205,6 @@ def _entry_job(args):
     return record_index, result
 
 
-
-
 def build_dataset(
     sources,
     out,
@@ -388,7 +386,8 @@ def _existing_keys(out, shard=(0, 1)):
             continue
         meta = read_shard_meta(path)
         keys.update(
-            entry_key(f, sg) for f, sg in zip(meta["formula"], meta["spacegroup"])
+            entry_key(f, sg)
+            for f, sg in zip(meta["formula"], meta["spacegroup"])
         )
     return keys
 

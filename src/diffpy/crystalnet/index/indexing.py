@@ -114,7 +114,7 @@ def _check_systems(systems):
     return tuple(out)
 
 
-# long: most of it is the numpydoc docstring; the body is the driver
+# long: most of it is the numpydoc docstring (the body is 75 lines)
 def index_pattern(
     pattern_or_peaks,
     systems=("cubic", "trigonal"),
@@ -196,24 +196,10 @@ def index_pattern(
     """
     started = time.perf_counter()
     systems = _check_systems(systems)
-    obs, where = _observations(pattern_or_peaks, peak_options)
-    tolerance = _checked_tolerance(obs, tolerance)
-    if int(max_peaks) < 3:
-        raise CrystalNetInputError("max_peaks must be at least 3", "max_peaks")
-    n_found = obs.q.size
-    obs = _Obs(
-        obs.q[: int(max_peaks)],
-        None if obs.tth is None else obs.tth[: int(max_peaks)],
-        obs.wavelength,
+    obs, where, tolerance, n_found = _prepared(
+        pattern_or_peaks, peak_options, tolerance, max_peaks, min_indexed
     )
     tried_tolerance = tolerance
-    if obs.q.size < max(3, int(min_indexed)):
-        raise IndexingError(
-            f"only {obs.q.size} peak(s) found; indexing needs at least "
-            f"{max(3, int(min_indexed))}. Give the cell instead "
-            "(--lattice a=... or a=...,c=...)",
-            where,
-        )
     tol_final, tol_trial, tol_first = _s_tolerances(
         obs, tolerance, max_zero_shift
     )
@@ -283,6 +269,35 @@ def index_pattern(
         s.details["peaks_found"] = n_found
         s.details["tolerance"] = tolerance
     return ranked[: int(max_solutions)]
+
+
+def _prepared(
+    pattern_or_peaks, peak_options, tolerance, max_peaks, min_indexed
+):
+    """The lines to index and the settings that depend on the peaks.
+
+    Returns the observations of the first ``max_peaks`` lines, where they
+    come from, the 2-theta tolerance in degrees and the number of peaks
+    found.
+    """
+    obs, where = _observations(pattern_or_peaks, peak_options)
+    tolerance = _checked_tolerance(obs, tolerance)
+    if int(max_peaks) < 3:
+        raise CrystalNetInputError("max_peaks must be at least 3", "max_peaks")
+    n_found = obs.q.size
+    obs = _Obs(
+        obs.q[: int(max_peaks)],
+        None if obs.tth is None else obs.tth[: int(max_peaks)],
+        obs.wavelength,
+    )
+    if obs.q.size < max(3, int(min_indexed)):
+        raise IndexingError(
+            f"only {obs.q.size} peak(s) found; indexing needs at least "
+            f"{max(3, int(min_indexed))}. Give the cell instead "
+            "(--lattice a=... or a=...,c=...)",
+            where,
+        )
+    return obs, where, tolerance, n_found
 
 
 def _checked_tolerance(obs, tolerance):

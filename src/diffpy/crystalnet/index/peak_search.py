@@ -233,7 +233,7 @@ def _smooth(y, width_points):
     return savgol_filter(y, window, 2), gain
 
 
-# long: most of it is the numpydoc docstring with its example
+# long: most of it is the numpydoc docstring (the body is 70 lines)
 def find_peaks(
     pattern,
     min_prominence=0.01,

@@ -197,8 +197,8 @@ def load_model(path=None, map_location="cpu"):
         If no model is shipped (``path=None``), or the file is missing,
         corrupt, foreign, or its weights do not fit its config.
     """
-    from diffpy.crystalnet.model.network import CrystalNet
     from diffpy.crystalnet.model.config import CrystalNetConfig
+    from diffpy.crystalnet.model.network import CrystalNet
 
     if path is None:
         path = default_model_path()

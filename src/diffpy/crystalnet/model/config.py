@@ -224,4 +224,3 @@ PRESETS = {
         num_freq=32,
     ),
 }
-

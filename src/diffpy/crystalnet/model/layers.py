@@ -172,4 +172,3 @@ class Regressor(nn.Module):
                 h = torch.cat([h, P], dim=-1)
             h = layer(h)
         return self.out(h).squeeze(-1)
-

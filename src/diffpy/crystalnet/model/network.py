@@ -476,4 +476,3 @@ def _as_row(values, length, name, device):
     if not np.all(np.isfinite(array)):
         raise CrystalNetInputError("contains NaN or infinite values", name)
     return torch.from_numpy(array.reshape(1, length)).to(device)
-

@@ -4,9 +4,8 @@ settings and the width and shape formulas.
 Everything here works on a list of sticks (2-theta positions and integrated
 intensities), so the simulator, the dataset builder and training augmentation
 share one implementation.  The width and shape functions take an array module
-``xp`` (numpy or torch) so that
-:mod:`diffpy.crystalnet.physics.simulator_torch`
-evaluates exactly the same formulas, differentiably.
+``xp`` (numpy or torch), so that torch code can evaluate exactly the same
+formulas, differentiably.
 :mod:`diffpy.crystalnet.physics.broadening` sums the peaks on a grid and adds
 background and noise.
 

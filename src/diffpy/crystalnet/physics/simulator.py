@@ -370,23 +370,29 @@ def simulate_pattern(
     profile = as_profile(profile)
     lam = resolve_wavelength(wavelength, "wavelength")
     if profile is None:
-        t = stick_table(
-            structure, lam, two_theta_range, b_factors, u_iso=u_iso
-        )
-        keep = t["keep"]
-        y = t["intensity"][keep]
-        if scaled:
-            y = y / (y.max() / 100.0)
-        return StickPattern(
-            x=t["two_theta"][keep],
-            y=y,
-            hkls=t["hkls"],
-            d_hkls=t["d"][keep],
-            wavelength=lam,
-            metadata={"composition": structure.composition.reduced_formula},
+        return _simulate_sticks(
+            structure, lam, two_theta_range, b_factors, u_iso, scaled
         )
     return _simulate_profile(
         structure, lam, two_theta_range, profile, b_factors, u_iso
+    )
+
+
+def _simulate_sticks(
+    structure, lam, two_theta_range, b_factors, u_iso, scaled
+):
+    t = stick_table(structure, lam, two_theta_range, b_factors, u_iso=u_iso)
+    keep = t["keep"]
+    y = t["intensity"][keep]
+    if scaled:
+        y = y / (y.max() / 100.0)
+    return StickPattern(
+        x=t["two_theta"][keep],
+        y=y,
+        hkls=t["hkls"],
+        d_hkls=t["d"][keep],
+        wavelength=lam,
+        metadata={"composition": structure.composition.reduced_formula},
     )
 
 

@@ -1,8 +1,9 @@
 """CIF output of a Rietveld refinement.
 
-:func:`write_refined_cif` writes a :class:`~diffpy.crystalnet.refine
-.rietveld.RefinementResult`: space group and operations, cell and
-coordinates with their esds, ``Uiso`` per site and the figures of merit.
+:func:`write_refined_cif` writes the outcome of a refinement
+(:class:`~diffpy.crystalnet.refine.rietveld.RefinementResult`): space
+group and operations, cell and coordinates with their esds, ``Uiso`` per
+site and the figures of merit.
 """
 
 import math
@@ -70,7 +71,8 @@ def write_refined_cif(result, path, force=False):
     Parameters
     ----------
     result : RefinementResult
-        The outcome of :func:`refine_structure`.
+        The outcome of
+        :func:`~diffpy.crystalnet.refine.rietveld.refine_structure`.
     path : str or os.PathLike
         The CIF to write; its folder must exist.
     force : bool, optional

@@ -230,4 +230,3 @@ def caglioti_minimum(p, t_min, t_max):
         if t_min < t_star < t_max:
             h2.append(p["w"] - p["v"] ** 2 / (4 * p["u"]))
     return min(h2)
-

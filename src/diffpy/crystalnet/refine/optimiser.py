@@ -4,7 +4,8 @@ Trust-region least squares over a subset of the parameters, the linear
 parameters (scales, background) solved exactly for fixed non-linear ones,
 the staged refinement (profile first, then everything) and the coarse
 search of the cell that brings a start cell up to about 1 % off into the
-basin of the minimum.
+basin of the minimum; and the statistics of the fit (agreement factors,
+covariance and esds).
 """
 
 import math
@@ -212,6 +213,53 @@ def _edge_sweeps(model, trial, edges, step, sweeps=2, span=0.008):
                 if cost < best:
                     best, trial = cost, v
     return trial
+
+
+def _agreement(model, vector, n_par):
+    calc, design, _ = model.calc(vector)
+    y = model.y
+    w = model.inv_sigma**2
+    dof = max(1, len(y) - n_par)
+    wss = float(np.sum(w * (y - calc) ** 2))
+    syy = float(np.sum(w * y * y))
+    return dict(
+        rwp=math.sqrt(wss / syy),
+        rp=float(np.sum(np.abs(y - calc)) / np.sum(np.abs(y))),
+        rexp=math.sqrt(dof / syy),
+        chi2=wss / dof,
+        calc=calc,
+        background=design[:, len(model.lines) :]
+        @ np.asarray(vector)[model.linear][len(model.lines) :],
+    )
+
+
+def _covariance(jac, chi2):
+    """(J^T J)^-1 chi2 with column scaling and a pseudo-inverse."""
+    norm = np.sqrt(np.einsum("ij,ij->j", jac, jac))
+    norm[norm == 0] = 1.0
+    jn = jac / norm
+    cov = np.linalg.pinv(jn.T @ jn, rcond=1e-12, hermitian=True)
+    return cov / np.outer(norm, norm) * chi2
+
+
+def _esds(model, vector, free, chi2):
+    """Esds of the refined parameters (and of ``b``, ``c`` tied to ``a``).
+
+    Returns the esd dict and the covariance matrix (None when nothing was
+    refined).
+    """
+    n_par = len(free)
+    esd = {}
+    cov = None
+    if n_par:
+        jac = model.jacobian(vector, free)
+        cov = _covariance(jac, chi2)
+        for k, j in enumerate(free):
+            esd[model.names[j]] = float(math.sqrt(max(cov[k, k], 0.0)))
+    for k in ("b", "c"):
+        if k not in model.cell_mode and "a" in esd:
+            esd[k] = esd["a"]
+    return esd, cov
 
 
 # End of file

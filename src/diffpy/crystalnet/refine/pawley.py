@@ -74,8 +74,9 @@ class ExtractedIntensities:
         ``(G,)`` mean 2-theta of the members.
     f_squared_observed : numpy.ndarray
         ``(N,)`` ``|F|^2`` of every reflection by equipartition of its
-        group's intensity (:func:`fourier_recycle` partitions better, with
-        the map's own ``|F|^2``).
+        group's intensity
+        (:func:`~diffpy.crystalnet.solve.recycle.fourier_recycle` partitions
+        better, with the map's own ``|F|^2``).
     rwp, rp, chi2 : float
         Agreement of the decomposition (fractions; ``chi2`` reduced), as in
         :mod:`diffpy.crystalnet.refine.profile_fit`.
@@ -263,7 +264,9 @@ def extract_intensities(
         values["kalpha2_ratio"] = float(ratio)
     lam1 = lines[0]
     x, y, sigma, d_min = _measured_range(x, y, sigma, lam1, d_min, where)
-    hkl, g = _lattice_reflections(matrix, points, x, lines, values, d_min, where)
+    hkl, g = _lattice_reflections(
+        matrix, points, x, lines, values, d_min, where
+    )
     d0 = 1.0 / g
     d_unique, position, count = np.unique(
         np.round(d0, 9), return_inverse=True, return_counts=True

@@ -1,10 +1,11 @@
 """The profile model of the Pawley decomposition.
 
-The non-linear profile parameters of :func:`~diffpy.crystalnet.refine
-.pawley.extract_intensities` with their start values, the grouping of
-reflections closer than a fraction of the peak width, and :class:`_Pawley`:
-the profile of the groups with free, non-negative areas solved for
-together with a free Chebyshev background (variable projection).
+The non-linear profile parameters of the decomposition
+(:func:`~diffpy.crystalnet.refine.pawley.extract_intensities`) with their
+start values, the grouping of reflections closer than a fraction of the
+peak width, and ``_Pawley``: the profile of the groups with free,
+non-negative areas, solved for together with a free Chebyshev background
+(variable projection).
 """
 
 import math
@@ -12,6 +13,7 @@ import math
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.physics.profile_bounds import PROFILE_BOUNDS
 from diffpy.crystalnet.refine.kernel import caglioti_minimum, tan_theta_range
 
 __all__ = []
@@ -20,14 +22,17 @@ _DEG = math.pi / 180.0
 
 #: non-linear profile parameters of the decomposition: start, lower, upper
 _NONLINEAR = {
-    "zero_shift": (0.0, -0.5, 0.5),
-    "u": (0.0, 0.0, 0.5),
-    "v": (0.0, -0.5, 0.5),
-    "w": (0.004, 1e-5, 0.5),
-    "inverse_size": (0.005, 0.0, 0.2),
-    "microstrain": (0.0, 0.0, 0.01),
-    "strain": (0.0, -0.01, 0.01),
-    "kalpha2_ratio": (0.5, 0.0, 1.0),
+    k: PROFILE_BOUNDS[k]
+    for k in (
+        "zero_shift",
+        "u",
+        "v",
+        "w",
+        "inverse_size",
+        "microstrain",
+        "strain",
+        "kalpha2_ratio",
+    )
 }
 
 
@@ -154,8 +159,11 @@ class _Pawley:
         """Sparse weighted design matrix (points x groups)."""
         from scipy.sparse import csr_matrix
 
-        from diffpy.crystalnet.physics.profiles import lorentz_polarization, pseudo_voigt
         from diffpy.crystalnet.physics.broadening import peak_windows
+        from diffpy.crystalnet.physics.profiles import (
+            lorentz_polarization,
+            pseudo_voigt,
+        )
 
         rows, cols, vals = [], [], []
         for k, lam in enumerate(self.lines):

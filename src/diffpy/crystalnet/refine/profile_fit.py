@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.physics.profile_bounds import PROFILE_BOUNDS
 from diffpy.crystalnet.refine.kernel import (
     caglioti_minimum,
     chebyshev_basis,
@@ -54,13 +55,8 @@ _DEG = math.pi / 180.0
 
 #: non-linear parameters, start values and bounds
 _NONLINEAR = {
-    "zero_shift": (0.0, -0.5, 0.5),
-    "u": (0.0, 0.0, 0.5),
-    "v": (0.0, -0.5, 0.5),
-    "w": (0.004, 1e-5, 0.5),
-    "inverse_size": (0.005, 0.0, 0.2),
-    "b_iso": (0.5, 0.0, 6.0),
-    "strain": (0.0, -0.02, 0.02),
+    k: PROFILE_BOUNDS[k]
+    for k in ("zero_shift", "u", "v", "w", "inverse_size", "b_iso", "strain")
 }
 #: refined by default
 DEFAULT_REFINE = ("zero_shift", "u", "v", "w", "inverse_size", "b_iso")
@@ -212,22 +208,9 @@ def fit_candidate(
         unknown parameter name, or a structure whose pattern has no peak in
         the measured range.
     """
-    from scipy.optimize import least_squares
-
     check_profile_pattern(pattern, "the fit")
-    unknown = sorted(set(refine) - set(_NONLINEAR))
-    if unknown:
-        raise CrystalNetInputError(
-            f"unknown parameters {unknown}; choose from {sorted(_NONLINEAR)}",
-            "refine",
-        )
-    x = np.asarray(pattern.two_theta, dtype=float)
-    y = np.asarray(pattern.intensity, dtype=float)
-    ok = np.isfinite(x)
-    x, y = x[ok], y[ok]
-    sigma, weight_origin = profile_weights(pattern, y)
-    sigma = sigma[ok] if sigma.shape != y.shape else sigma
-    lines, _ = kalpha_lines(pattern.wavelength, kalpha2)
+    _check_refine(refine)
+    x, y, sigma, weight_origin, lines = _observed(pattern, kalpha2)
     model = _Model(structure, x, lines, cutoff)
     values = {k: v[0] for k, v in _NONLINEAR.items()}
     values.update(start or {})
@@ -268,20 +251,9 @@ def fit_candidate(
         raise CrystalNetInputError(
             "the start values give zero peak widths", "start"
         )
-    if names:
-        result = least_squares(
-            residual,
-            p0,
-            bounds=(lower, upper),
-            x_scale="jac",
-            max_nfev=max_nfev,
-            diff_step=1e-3,
-            tr_solver="lsmr",
-        )
-        best = evaluate(result.x)
-        nfev, success, message = result.nfev, result.success, result.message
-    else:
-        best, nfev, success, message = first, 1, True, "nothing refined"
+    best, nfev, success, message = _minimise(
+        evaluate, residual, first, p0, (lower, upper), max_nfev
+    )
     p, coef, calc = best
     n_peaks = len(lines)
     bkg = basis @ coef[n_peaks:]
@@ -290,28 +262,9 @@ def fit_candidate(
             "the candidate has no peak intensity in the measured range",
             "structure",
         )
-    w = inv_sigma**2
     dof = max(1, len(y) - (len(names) + n_lin))
-    wss = float(np.sum(w * (y - calc) ** 2))
-    rwp = math.sqrt(wss / float(np.sum(w * y * y)))
-    rp = float(np.sum(np.abs(y - calc)) / np.sum(np.abs(y)))
-    rexp = math.sqrt(dof / float(np.sum(w * y * y)))
-    size = 1.0 / p["inverse_size"] if p["inverse_size"] > 1e-6 else None
-    parameters = {
-        "scale": float(coef[0]),
-        "kalpha2_scale": float(coef[1]) if n_peaks > 1 else None,
-        "zero_shift": float(p["zero_shift"]),
-        "u": float(p["u"]),
-        "v": float(p["v"]),
-        "w": float(p["w"]),
-        "crystallite_size": size,
-        "b_iso": float(p["b_iso"]),
-        "strain": float(p["strain"]),
-        "background": [float(c) for c in coef[n_peaks:]],
-        "wavelength": [float(v) for v in lines],
-        "weights": weight_origin,
-        "refined": list(names),
-    }
+    rwp, rp, rexp, wss = _agreement(y, calc, inv_sigma, dof)
+    parameters = _fit_parameters(p, coef, lines, names, weight_origin)
     return FitResult(
         rwp=rwp,
         rp=rp,
@@ -327,6 +280,84 @@ def fit_candidate(
         success=bool(success),
         message=str(message),
     )
+
+
+def _check_refine(refine):
+    """Check the names of the parameters to refine."""
+    unknown = sorted(set(refine) - set(_NONLINEAR))
+    if unknown:
+        raise CrystalNetInputError(
+            f"unknown parameters {unknown}; choose from {sorted(_NONLINEAR)}",
+            "refine",
+        )
+
+
+def _observed(pattern, kalpha2):
+    """The finite observed points, their sigma and the K-alpha lines."""
+    x = np.asarray(pattern.two_theta, dtype=float)
+    y = np.asarray(pattern.intensity, dtype=float)
+    ok = np.isfinite(x)
+    x, y = x[ok], y[ok]
+    sigma, weight_origin = profile_weights(pattern, y)
+    sigma = sigma[ok] if sigma.shape != y.shape else sigma
+    lines, _ = kalpha_lines(pattern.wavelength, kalpha2)
+    return x, y, sigma, weight_origin, lines
+
+
+def _minimise(evaluate, residual, first, p0, bounds, max_nfev):
+    """Least squares from ``p0`` (nothing to refine: the start).
+
+    Returns the best evaluation, the number of evaluations, whether the
+    optimiser converged and its message.
+    """
+    from scipy.optimize import least_squares
+
+    if len(p0):
+        result = least_squares(
+            residual,
+            p0,
+            bounds=bounds,
+            x_scale="jac",
+            max_nfev=max_nfev,
+            diff_step=1e-3,
+            tr_solver="lsmr",
+        )
+        best = evaluate(result.x)
+        nfev, success, message = result.nfev, result.success, result.message
+    else:
+        best, nfev, success, message = first, 1, True, "nothing refined"
+    return best, nfev, success, message
+
+
+def _agreement(y, calc, inv_sigma, dof):
+    """Rwp, Rp, Rexp and the weighted sum of squares."""
+    w = inv_sigma**2
+    wss = float(np.sum(w * (y - calc) ** 2))
+    rwp = math.sqrt(wss / float(np.sum(w * y * y)))
+    rp = float(np.sum(np.abs(y - calc)) / np.sum(np.abs(y)))
+    rexp = math.sqrt(dof / float(np.sum(w * y * y)))
+    return rwp, rp, rexp, wss
+
+
+def _fit_parameters(p, coef, lines, names, weight_origin):
+    """The refined values as reported in ``FitResult.parameters``."""
+    n_peaks = len(lines)
+    size = 1.0 / p["inverse_size"] if p["inverse_size"] > 1e-6 else None
+    return {
+        "scale": float(coef[0]),
+        "kalpha2_scale": float(coef[1]) if n_peaks > 1 else None,
+        "zero_shift": float(p["zero_shift"]),
+        "u": float(p["u"]),
+        "v": float(p["v"]),
+        "w": float(p["w"]),
+        "crystallite_size": size,
+        "b_iso": float(p["b_iso"]),
+        "strain": float(p["strain"]),
+        "background": [float(c) for c in coef[n_peaks:]],
+        "wavelength": [float(v) for v in lines],
+        "weights": weight_origin,
+        "refined": list(names),
+    }
 
 
 # End of file

@@ -51,7 +51,9 @@ import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.refine.optimiser import (
+    _agreement,
     _coarse_cell,
+    _esds,
     _refine_all,
     _solve_linear,
 )
@@ -158,23 +160,6 @@ class RefinementResult:
     def n_parameters(self):
         """Number of refined parameters (int)."""
         return len(self.parameters.get("refined", ()))
-
-def _agreement(model, vector, n_par):
-    calc, design, _ = model.calc(vector)
-    y = model.y
-    w = model.inv_sigma**2
-    dof = max(1, len(y) - n_par)
-    wss = float(np.sum(w * (y - calc) ** 2))
-    syy = float(np.sum(w * y * y))
-    return dict(
-        rwp=math.sqrt(wss / syy),
-        rp=float(np.sum(np.abs(y - calc)) / np.sum(np.abs(y))),
-        rexp=math.sqrt(dof / syy),
-        chi2=wss / dof,
-        calc=calc,
-        background=design[:, len(model.lines) :]
-        @ np.asarray(vector)[model.linear][len(model.lines) :],
-    )
 
 
 def _start_values(start):
@@ -336,35 +321,6 @@ def refine_structure(
         ),
         FitResult,
     )
-
-
-def _covariance(jac, chi2):
-    """(J^T J)^-1 chi2 with column scaling and a pseudo-inverse."""
-    norm = np.sqrt(np.einsum("ij,ij->j", jac, jac))
-    norm[norm == 0] = 1.0
-    jn = jac / norm
-    cov = np.linalg.pinv(jn.T @ jn, rcond=1e-12, hermitian=True)
-    return cov / np.outer(norm, norm) * chi2
-
-
-def _esds(model, vector, free, chi2):
-    """Esds of the refined parameters (and of ``b``, ``c`` tied to ``a``).
-
-    Returns the esd dict and the covariance matrix (None when nothing was
-    refined).
-    """
-    n_par = len(free)
-    esd = {}
-    cov = None
-    if n_par:
-        jac = model.jacobian(vector, free)
-        cov = _covariance(jac, chi2)
-        for k, j in enumerate(free):
-            esd[model.names[j]] = float(math.sqrt(max(cov[k, k], 0.0)))
-    for k in ("b", "c"):
-        if k not in model.cell_mode and "a" in esd:
-            esd[k] = esd["a"]
-    return esd, cov
 
 
 def _sites(model, frac, p, esd, cov, free):

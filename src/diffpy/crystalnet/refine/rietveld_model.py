@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.physics.profile_bounds import PROFILE_BOUNDS
 from diffpy.crystalnet.refine.kernel import caglioti_minimum, tan_theta_range
 from diffpy.crystalnet.refine.restraints import _Restraints
 from diffpy.crystalnet.refine.symmetry import (
@@ -32,15 +33,12 @@ _DEG = math.pi / 180.0
 
 #: profile parameters: start, lower, upper
 _PROFILE = {
-    "u": (0.0, 0.0, 0.5),
-    "v": (0.0, -0.5, 0.5),
-    "w": (0.004, 1e-5, 0.5),
-    "inverse_size": (0.005, 0.0, 0.2),
-    "microstrain": (0.0, 0.0, 0.01),
+    k: PROFILE_BOUNDS[k]
+    for k in ("u", "v", "w", "inverse_size", "microstrain")
 }
-_ZERO = (0.0, -0.5, 0.5)
+_ZERO = PROFILE_BOUNDS["zero_shift"]
 #: B (angstrom^2) start and bounds
-_B = (0.5, 0.0, 10.0)
+_B = PROFILE_BOUNDS["b_iso"]
 #: forward-difference steps of the parameters without analytic derivatives
 _STEP = {
     "lattice": 1e-6,  # relative

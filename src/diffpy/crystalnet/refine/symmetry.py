@@ -103,6 +103,19 @@ def _metric(cell):
     return matrix @ matrix.T, matrix
 
 
+def _representatives(frac, equiv):
+    """One atom per orbit (``equiv``: the orbit of every atom)."""
+    # representative: the member nearest the origin (x, x, x rather
+    # than -x + 1/2, -x, x + 1/2)
+    wrapped = np.round(frac % 1.0, 6) % 1.0
+    reps = []
+    for r in dict.fromkeys(equiv.tolist()):
+        members = np.flatnonzero(equiv == r)
+        key = [(wrapped[m].sum(), tuple(wrapped[m])) for m in members]
+        reps.append(int(members[min(range(len(key)), key=key.__getitem__)]))
+    return reps
+
+
 class _Symmetry:
     """Orbits, free directions and generators of a symmetrised cell."""
 
@@ -129,24 +142,23 @@ class _Symmetry:
         rot = np.asarray(data.rotations, dtype=float)
         tra = _wrap(np.asarray(data.translations, dtype=float)) % 1.0
         self.rotations, self.translations = rot, tra
+        tol = max(1e-4, min(symprec, 0.05))
+        self.orbits = self._find_orbits(data, tol, where)
+        self._fix_origin(rot)
+        self._find_centring(tol, where)
+        self.operations = [_xyz(r, t) for r, t in zip(rot, tra)]  # for the CIF
+
+    def _find_orbits(self, data, tol, where):
+        """Per Wyckoff orbit: representative, free directions, generators
+        of the members, label, species and Wyckoff position."""
+        conv, rot, tra = self.structure, self.rotations, self.translations
         frac = conv.frac_coords
         matrix = conv.lattice.matrix
-        tol = max(1e-4, min(symprec, 0.05))
         equiv = np.asarray(data.equivalent_atoms)
         wyckoffs = list(data.wyckoffs)
-        # representative: the member nearest the origin (x, x, x rather
-        # than -x + 1/2, -x, x + 1/2)
-        wrapped = np.round(frac % 1.0, 6) % 1.0
-        reps = []
-        for r in dict.fromkeys(equiv.tolist()):
-            members = np.flatnonzero(equiv == r)
-            key = [(wrapped[m].sum(), tuple(wrapped[m])) for m in members]
-            reps.append(
-                int(members[min(range(len(key)), key=key.__getitem__)])
-            )
         counts = {}
-        self.orbits = []
-        for r in reps:
+        orbits = []
+        for r in _representatives(frac, equiv):
             x0 = frac[r]
             moved = np.einsum("nij,j->ni", rot, x0) + tra
             off = _wrap(moved - x0) @ matrix
@@ -171,7 +183,7 @@ class _Symmetry:
             }
             main = max(species, key=species.get)
             counts[main] = counts.get(main, 0) + 1
-            self.orbits.append(
+            orbits.append(
                 dict(
                     rep=r,
                     x0=x0.copy(),
@@ -185,7 +197,13 @@ class _Symmetry:
                     wyckoff=f"{len(members)}{wyckoffs[r]}",
                 )
             )
-        self._fix_origin(rot)
+        return orbits
+
+    def _find_centring(self, tol, where):
+        """Centring translations and one atom per centring coset."""
+        conv, rot, tra = self.structure, self.rotations, self.translations
+        frac = conv.frac_coords
+        matrix = conv.lattice.matrix
         # centring translations (R = I, t != 0)
         ident = np.all(np.abs(rot - np.eye(3)) < 1e-8, axis=(1, 2))
         cent = tra[ident]
@@ -212,7 +230,6 @@ class _Symmetry:
                 "the centring translations do not map the cell onto itself",
                 where,
             )
-        self.operations = [_xyz(r, t) for r, t in zip(rot, tra)]  # for the CIF
 
     def _fix_origin(self, rotations):
         """Fix the floating origin of polar space groups.

@@ -136,7 +136,7 @@ class Candidate:
         """Write the symmetrised structure as CIF (atomic write).
 
         A refined candidate is written with its esds and the Rietveld
-        figures of merit (:func:`~diffpy.crystalnet.refine.rietveld
+        figures of merit (:func:`~diffpy.crystalnet.refine.cif
         .write_refined_cif`) unless ``symprec`` is given.
 
         Parameters
@@ -156,7 +156,7 @@ class Candidate:
         from diffpy.crystalnet.io.structures import write_cif
 
         if self.refinement is not None and symprec is None:
-            from diffpy.crystalnet.refine.rietveld import write_refined_cif
+            from diffpy.crystalnet.refine.cif import write_refined_cif
 
             return write_refined_cif(self.refinement, path, force=force)
         tol = symprec if symprec is not None else (self.symprec or 0.01)

@@ -27,7 +27,7 @@
 5. **Decode** each density
 (:func:`~diffpy.crystalnet.density.decode.decode_density`).
    With ``improve`` (default), each density is also improved against the
-   data before decoding (:mod:`diffpy.crystalnet.refine.improve`): the observed
+   data before decoding (:mod:`diffpy.crystalnet.solve.recycle`): the observed
    reflection intensities are extracted once per lattice (Pawley), and the
    density's phases are combined with the observed amplitudes (Fourier
    recycling); both the raw and the improved map are decoded.

@@ -16,8 +16,7 @@ Two steps, usable on their own or together (:func:`improve_density`):
    blurred density) becomes the map the data actually support.
 
 Conventions are those of :mod:`diffpy.crystalnet.density.cmed`: the grid
-element
-``[i, j, k]`` is the density at fractional ``(i/n, j/n, k/n)`` of the
+element ``[i, j, k]`` is the density at fractional ``(i/n, j/n, k/n)`` of the
 lattice, in electrons per cubic angstrom, and
 
 .. math::
@@ -357,7 +356,8 @@ def fourier_recycle(
         lattice of ``extracted`` up to a unimodular change of basis and a
         small isotropic strain.
     extracted : ExtractedIntensities
-        Observed intensities (:func:`extract_intensities`).
+        Observed intensities
+        (:func:`~diffpy.crystalnet.refine.pawley.extract_intensities`).
     cycles : int, optional
         Recycling cycles (default 10; 0 only measures the agreement).
         Each costs two FFTs of the grid (milliseconds at 50^3); with
@@ -495,7 +495,8 @@ def improve_density(
     centring : str, optional
         Centring of ``lattice`` for the decomposition (default P).
     extract_options : dict, optional
-        More keyword arguments of :func:`extract_intensities`.
+        More keyword arguments of
+        :func:`~diffpy.crystalnet.refine.pawley.extract_intensities`.
     **kwargs
         Keyword arguments of :func:`fourier_recycle`.
 
