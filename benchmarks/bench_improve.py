@@ -2,14 +2,13 @@
 
 Structures: cubic and trigonal AFLOW prototypes bundled with pymatgen
 (``diffpy.crystalnet.datasets.sources.from_prototypes``), shuffled with
-``--seed``.
-Each gets a realistic Cu K-alpha lab profile (10-110 deg, K-alpha1 +
-K-alpha2, Caglioti widths, size and strain broadening, zero shift,
-Chebyshev background, Poisson noise, B = 0.5-1.2 angstrom^2; the recipe of
-``scripts/solve_benchmark.py``), decomposed with ``extract_intensities``
-on the primitive CMED cell.  Reported per structure: Rwp and reduced chi2
-of the decomposition, the correlation of the extracted group intensities
-with the true ``sum |F|^2`` of the groups (observed groups), the time.
+``--seed``. Each gets a realistic Cu K-alpha lab profile (10-110 deg, K-alpha1
++ K-alpha2, Caglioti widths, size and strain broadening, zero shift, Chebyshev
+background, Poisson noise, B = 0.5-1.2 angstrom^2; the recipe of
+``scripts/solve_benchmark.py``), decomposed with ``extract_intensities`` on the
+primitive CMED cell.  Reported per structure: Rwp and reduced chi2 of the
+decomposition, the correlation of the extracted group intensities with the true
+``sum |F|^2`` of the groups (observed groups), the time.
 
 Then the true CMED density (``cmed``, n^3 grid, B = 5) is damaged in
 several ways and recycled with ``fourier_recycle``; the table gives the

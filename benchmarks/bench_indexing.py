@@ -2,12 +2,11 @@
 
 Structures: the cubic and trigonal AFLOW prototypes bundled with pymatgen
 (``diffpy.crystalnet.datasets.sources.from_prototypes``), optionally decorated
-with
-other elements (``--decorate``).  Each is simulated as a lab profile
-(pseudo-Voigt TCH peaks, K-alpha1 + K-alpha2, Chebyshev background,
-Poisson noise, a random zero shift of up to +-0.05 deg) at Cu K-alpha over
-10-90 deg and at Mo K-alpha over 5-60 deg, then indexed with
-``index_pattern`` (peaks found by ``find_peaks``).
+with other elements (``--decorate``).  Each is simulated as a lab profile
+(pseudo-Voigt TCH peaks, K-alpha1 + K-alpha2, Chebyshev background, Poisson
+noise, a random zero shift of up to +-0.05 deg) at Cu K-alpha over 10-90 deg
+and at Mo K-alpha over 5-60 deg, then indexed with ``index_pattern`` (peaks
+found by ``find_peaks``).
 
 A result counts as right when the system family (cubic, or hexagonal axes
 for trigonal and hexagonal), the centring (P, I, F, R) and the

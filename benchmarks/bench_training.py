@@ -145,10 +145,10 @@ def bench_inference(n=50):
 
 def bench_loader(data, items=200):
     from diffpy.crystalnet.datasets.augment import (
-        CompositionPrior,
         PatternAugmenter,
         lab_augment,
     )
+    from diffpy.crystalnet.datasets.composition_prior import CompositionPrior
     from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
     from diffpy.crystalnet.physics.broadening import broaden_sticks
     from diffpy.crystalnet.physics.model_input import pattern_to_model_input

@@ -25,8 +25,23 @@ CLI = [
     "-c",
     "import sys; from diffpy.crystalnet.cli import main; sys.exit(main())",
 ]
-#: keys whose values are wall-clock measurements or versions
-VOLATILE = ("time", "timings", "seconds", "elapsed", "wall", "created", "date")
+#: keys whose values are wall-clock measurements (exact key names, or keys
+#: ending in ``_time``/``_seconds``)
+VOLATILE = {
+    "timings",
+    "time",
+    "seconds",
+    "seconds_per_crystal",
+    "elapsed",
+    "created",
+}
+
+
+def _volatile(key):
+    key = key.lower()
+    return key in VOLATILE or key.endswith(("_time", "_seconds"))
+
+
 #: the installed package's folder, wherever it is
 PACKAGE_PATH = re.compile(
     r"\S*/src/diffpy/crystalnet/|\S*/site-packages/diffpy/crystalnet/"
@@ -152,9 +167,7 @@ def _normalise(text, root):
 def _strip(value, root):
     if isinstance(value, dict):
         return {
-            k: _strip(v, root)
-            for k, v in value.items()
-            if not any(word in k.lower() for word in VOLATILE)
+            k: _strip(v, root) for k, v in value.items() if not _volatile(k)
         }
     if isinstance(value, list):
         return [_strip(v, root) for v in value]

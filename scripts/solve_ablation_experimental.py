@@ -2,10 +2,9 @@
 """Ablation of the solve steps on measured patterns with known structures.
 
 Runs :func:`diffpy.crystalnet.solve.pipeline` with the shipped (or a given)
-model on
-the measured patterns listed in ``benchmarks/bench_isotypes.py``
-(``EXPERIMENTAL``: laboratory Cu K-alpha scans of XRED, a Mo K-alpha CeO2
-scan and the NIST LaB6 standard; each with a reference structure), in four
+model on the measured patterns listed in ``benchmarks/bench_isotypes.py``
+(``EXPERIMENTAL``: laboratory Cu K-alpha scans of XRED, a Mo K-alpha CeO2 scan
+and the NIST LaB6 standard; each with a reference structure), in four
 cumulative stages on the same network densities:
 
 * ``network``: decode the network's samples and fit them;

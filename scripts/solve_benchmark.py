@@ -1,14 +1,12 @@
 #!/usr/bin/env python
 """Benchmark the solve pipeline on a dataset: match rates, Rwp, time, memory.
 
-For each structure of a dataset split (diffpy.crystalnet dataset format,
-read with :class:`~diffpy.crystalnet.datasets.torch_dataset.CMEDDataset`) a
-realistic
-Cu K-alpha laboratory profile is simulated (K-alpha1 + K-alpha2,
-Caglioti widths, crystallite size, B = 0.5-1.2 A^2, Chebyshev background,
-zero shift, Poisson noise; settings drawn per structure from a seeded
-generator), and :func:`diffpy.crystalnet.solve.pipeline` is run in these
-configurations:
+For each structure of a dataset split (diffpy.crystalnet dataset format, read
+with :class:`~diffpy.crystalnet.datasets.torch_dataset.CMEDDataset`) a
+realistic Cu K-alpha laboratory profile is simulated (K-alpha1 + K-alpha2,
+Caglioti widths, crystallite size, B = 0.5-1.2 A^2, Chebyshev background, zero
+shift, Poisson noise; settings drawn per structure from a seeded generator),
+and :func:`diffpy.crystalnet.solve.pipeline` is run in these configurations:
 
 * densities: ``oracle`` (the stored true CMED: the decode-only ceiling),
   with ``--blur``/``--noise`` also a degraded oracle (the true CMED plus

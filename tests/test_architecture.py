@@ -155,3 +155,27 @@ def test_module_and_function_sizes():
         long.extend(_long_functions(path))
     assert not big, f"modules over {MAX_MODULE_LINES} lines: {big}"
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_public_api_is_curated_and_lazy():
+    import subprocess
+
+    code = (
+        "import sys; import diffpy.crystalnet as cn; "
+        "assert 'torch' not in sys.modules; "
+        "assert 'pymatgen.core' not in sys.modules; "
+        "[getattr(cn, n) for n in cn.__all__]; print(len(cn.__all__))"
+    )
+    env_path = str(ROOT / "src")
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": env_path, "PATH": ""},
+    )
+    assert out.returncode == 0, out.stderr
+    assert 15 <= int(out.stdout) <= 25
+    import diffpy.crystalnet as cn
+
+    for name in cn.__all__:
+        assert getattr(cn, name).__doc__, f"{name} has no docstring"

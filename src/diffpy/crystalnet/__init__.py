@@ -14,8 +14,12 @@
 ##############################################################################
 """Crystal structure solution from powder X-ray diffraction with CrystalNet.
 
-The public names are imported lazily: ``import diffpy.crystalnet`` is cheap,
-and torch or pymatgen load only when a function that needs them is used.
+The names a refinement script needs are exported here (``__all__``) and
+imported lazily: ``import diffpy.crystalnet`` is cheap, and torch or pymatgen
+load only when a function that needs them is used.  Everything else is
+imported from its sub-package (see the "Architecture" page of the
+documentation): ``io``, ``physics``, ``density``, ``datasets``, ``model``,
+``index``, ``isotypes``, ``refine``, ``solve`` and ``cli``.
 """
 
 import importlib
@@ -23,38 +27,35 @@ import importlib
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.version import __version__
 
-#: public name -> module that defines it
+#: public name -> module that defines it: the names a refinement script
+#: needs; everything else is imported from its sub-package
 _LAZY = {
+    # files and patterns
+    "Pattern": "diffpy.crystalnet.physics.pattern",
     "load_pattern": "diffpy.crystalnet.io.patterns",
-    "Pattern": "diffpy.crystalnet.io.patterns",
-    "composition_vector": "diffpy.crystalnet.physics.composition",
-    "parse_formula": "diffpy.crystalnet.physics.composition",
     "read_structure": "diffpy.crystalnet.io.structures",
     "write_cif": "diffpy.crystalnet.io.structures",
     "to_diffpy": "diffpy.crystalnet.io.structures",
-    "from_diffpy": "diffpy.crystalnet.io.structures",
-    "resolve_wavelength": "diffpy.crystalnet.physics.wavelengths",
-    "cmed": "diffpy.crystalnet.density.cmed",
-    "cmed_cell": "diffpy.crystalnet.physics.cells",
+    # physics
+    "composition_vector": "diffpy.crystalnet.physics.composition",
     "simulate_pattern": "diffpy.crystalnet.physics.simulator",
-    "Profile": "diffpy.crystalnet.physics.profiles",
-    "CrystalNet": "diffpy.crystalnet.model.network",
-    "CrystalNetConfig": "diffpy.crystalnet.model.config",
+    # densities and the network
+    "cmed": "diffpy.crystalnet.density.cmed",
+    "decode_density": "diffpy.crystalnet.density.decode",
     "load_model": "diffpy.crystalnet.model.checkpoint",
-    "save_checkpoint": "diffpy.crystalnet.model.checkpoint",
+    # peaks and lattice
     "find_peaks": "diffpy.crystalnet.index.peak_search",
     "index_pattern": "diffpy.crystalnet.index.indexing",
-    "IndexingError": "diffpy.crystalnet.index.indexing",
-    "parse_lattice": "diffpy.crystalnet.index.lattice_text",
-    "solve": "diffpy.crystalnet.solve.pipeline",
-    "decode_density": "diffpy.crystalnet.density.decode",
+    # fitting
     "fit_candidate": "diffpy.crystalnet.refine.profile_fit",
-    "refine_structure": "diffpy.crystalnet.refine.rietveld",
-    "search_isotypes": "diffpy.crystalnet.isotypes.search",
-    "load_isotype_library": "diffpy.crystalnet.isotypes.library",
     "extract_intensities": "diffpy.crystalnet.refine.pawley",
-    "fourier_recycle": "diffpy.crystalnet.solve.recycle",
-    "improve_density": "diffpy.crystalnet.solve.recycle",
+    "refine_structure": "diffpy.crystalnet.refine.rietveld",
+    "write_refined_cif": "diffpy.crystalnet.refine.cif",
+    "search_isotypes": "diffpy.crystalnet.isotypes.search",
+    # the pipeline
+    "solve": "diffpy.crystalnet.solve.pipeline",
+    "SolveSettings": "diffpy.crystalnet.solve.settings",
+    "SolveResult": "diffpy.crystalnet.solve.candidates",
 }
 
 __all__ = ["CrystalNetInputError", "__version__", *sorted(_LAZY)]

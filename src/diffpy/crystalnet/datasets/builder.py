@@ -118,8 +118,7 @@ def make_entry(
     -------
     dict or str
         The entry (see :mod:`diffpy.crystalnet.datasets.shards`), or a string
-        giving
-        the reason the structure was skipped.
+        giving the reason the structure was skipped.
     """
     from diffpy.crystalnet.density.cmed import cmed
     from diffpy.crystalnet.physics.cells import cmed_cell
@@ -220,9 +219,8 @@ def build_dataset(
     ----------
     sources : list of Source
         Record sources (see :mod:`diffpy.crystalnet.datasets.source_blocks`),
-        each
-        with ``name``, ``block(j, size, seed)`` returning a list of recipes
-        (None when exhausted) and ``realize(recipe)`` returning a
+        each with ``name``, ``block(j, size, seed)`` returning a list of
+        recipes (None when exhausted) and ``realize(recipe)`` returning a
         structure record or a skip reason.
     out : str or os.PathLike
         The dataset folder (created).

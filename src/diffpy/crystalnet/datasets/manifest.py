@@ -59,8 +59,8 @@ def block_of(path):
     Parameters
     ----------
     path : str or os.PathLike
-        A shard file named after :data:`~diffpy.crystalnet.datasets.shards.
-        SHARD_PATTERN`.
+        A shard file named after
+        :data:`~diffpy.crystalnet.datasets.shards.SHARD_PATTERN`.
 
     Returns
     -------

@@ -223,8 +223,7 @@ def random_crystal(
     min_distance_factor : float, optional
         Minimum distance filter (see
         :func:`diffpy.crystalnet.datasets.decorate.passes_filters`); default
-        that
-        module's ``MIN_DISTANCE_FACTOR``.
+        that module's ``MIN_DISTANCE_FACTOR``.
     max_count : int, optional
         pyxtal's number of attempts.
     t_factor : float, optional

@@ -1,11 +1,10 @@
 """PyTorch access to a built dataset: patterns, priors and sampled points.
 
-:class:`CMEDDataset` reads entries lazily from the HDF5 shards (one entry at
-a time, so memory does not grow with the dataset) and, for each crystal,
-draws query points with the paper's stratified sampling
+:class:`CMEDDataset` reads entries lazily from the HDF5 shards (one entry at a
+time, so memory does not grow with the dataset) and, for each crystal, draws
+query points with the paper's stratified sampling
 (:mod:`diffpy.crystalnet.datasets.point_sampling`).  The random draws of item
-``i``
-depend only on ``(seed, epoch, i)``, so a training run that is killed and
+``i`` depend only on ``(seed, epoch, i)``, so a training run that is killed and
 resumed sees exactly the same points whatever the number of loader workers.
 """
 

@@ -197,8 +197,7 @@ def cmed(
         to 10**3 e/angstrom**3 for heavy atoms) that a 50-grid undersamples.
     standardize : bool, optional
         Compute on :func:`~diffpy.crystalnet.physics.cells.cmed_cell`
-        (default).
-        With False, use the structure's own cell as given.
+        (default). With False, use the structure's own cell as given.
     symprec : float, optional
         Tolerance for the standardisation, angstrom.
     return_structure : bool, optional
@@ -440,11 +439,10 @@ def cmed_from_chgcar(path, n=50, standardize=True, return_structure=False):
     standardize : bool, optional
         If True (default), put the density on
         :func:`~diffpy.crystalnet.physics.cells.cmed_cell` of the file's
-        structure
-        with :func:`transfer_to_cell` (exact in Fourier space); a file whose
-        cell is not a rotated, re-based and shifted copy of that cell (a
-        supercell, for instance) is refused with a message.  If False, the
-        density stays on the CHGCAR's own cell.
+        structure with :func:`transfer_to_cell` (exact in Fourier space); a
+        file whose cell is not a rotated, re-based and shifted copy of that
+        cell (a supercell, for instance) is refused with a message.  If False,
+        the density stays on the CHGCAR's own cell.
     return_structure : bool, optional
         Also return the structure on the grid's cell.
 

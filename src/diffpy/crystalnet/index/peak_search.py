@@ -1,10 +1,9 @@
 """Peak search in powder patterns with sub-step positions.
 
 :func:`find_peaks` turns a :class:`~diffpy.crystalnet.physics.pattern.Pattern`
-into a
-:class:`PeakList`: the position of every Bragg peak (in 2-theta at the
-pattern's wavelength and in Q), its integrated intensity, height and FWHM.
-It is the input of :mod:`diffpy.crystalnet.index.indexing`.
+into a :class:`PeakList`: the position of every Bragg peak (in 2-theta at the
+pattern's wavelength and in Q), its integrated intensity, height and FWHM. It
+is the input of :mod:`diffpy.crystalnet.index.indexing`.
 
 Method (profiles)
 -----------------

@@ -3,8 +3,7 @@
 A CMED grid is an ``(n, n, n)`` array of the density in e/angstrom**3 at the
 fractional points ``(i/n, j/n, k/n)`` of a cell (see
 :mod:`diffpy.crystalnet.density.cmed`).  The writers put it, with the atoms,
-into
-files that VESTA, XCrySDen, Ovito or pymatgen open:
+into files that VESTA, XCrySDen, Ovito or pymatgen open:
 
 * **CHGCAR** (VASP): values are ``rho * V`` (VASP's convention), the grid
   has no periodic end points; written by pymatgen.

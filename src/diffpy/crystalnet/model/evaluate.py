@@ -253,7 +253,7 @@ def _model_name(model):
 
 def _check_options(modes, samples, grid, out, force):
     """Check the options of :func:`evaluate`; return modes and out."""
-    from diffpy.crystalnet.datasets.augment import CompositionPrior
+    from diffpy.crystalnet.datasets.composition_prior import CompositionPrior
 
     modes = tuple(modes)
     bad = [m for m in modes if m not in CompositionPrior.MODES]
@@ -392,7 +392,7 @@ def evaluate(
         system, model scores per mode, baseline scores, nearest-neighbour
         similarity), ``summary`` (see :func:`summarize`) and ``seconds``.
     """
-    from diffpy.crystalnet.datasets.augment import CompositionPrior
+    from diffpy.crystalnet.datasets.composition_prior import CompositionPrior
     from diffpy.crystalnet.model.baselines import (
         NearestPattern,
         train_mean_grid,

@@ -15,8 +15,7 @@ fractional position ``x`` in the cell to a density value::
 
 The density is in the model's *target space* (see
 :mod:`diffpy.crystalnet.model.losses`); :meth:`CrystalNet.predict_grid` inverts
-the
-target transform and returns electron densities in e/A^3.
+the target transform and returns electron densities in e/A^3.
 
 Grid convention: point ``(i, j, k)`` of an ``n``-grid sits at fractional
 coordinates ``(i/n, j/n, k/n)``.

@@ -1,6 +1,10 @@
-"""The physics everything else builds on: wavelengths (the one K-alpha
-table), 2-theta/Q transforms, the :class:`Pattern` type, lattices and
+"""The physics everything else builds on.
+
+Wavelengths (the one K-alpha table), 2-theta/Q transforms, the
+:class:`~diffpy.crystalnet.physics.pattern.Pattern` type, lattices and
 crystal systems, composition, scattering and pattern simulation, peak
-profiles (the one bounds table), background and the CrystalNet input grid.
-The bottom layer: imports nothing else from the package.
+profiles and broadening, the one table of profile-parameter bounds
+(:mod:`~diffpy.crystalnet.physics.profile_bounds`), background and the
+CrystalNet input grid.  The bottom layer: it imports nothing else from the
+package.
 """

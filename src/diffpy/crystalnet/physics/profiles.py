@@ -385,9 +385,8 @@ def kalpha_sticks(two_theta, intensity, wavelength, ratio=None, xp=np):
         Stick intensities including the Lorentz-polarisation factor of
         XRDCalculator at ``two_theta``.
     wavelength : float
-        The wavelength the sticks were computed at: Ka1, Ka2 or Ka of an
-        anode in
-        :data:`~diffpy.crystalnet.physics.wavelengths.KALPHA_DOUBLETS`.
+        The wavelength the sticks were computed at: Ka1, Ka2 or Ka of an anode
+        in :data:`~diffpy.crystalnet.physics.wavelengths.KALPHA_DOUBLETS`.
     ratio : float, optional
         Ka2/Ka1 intensity ratio; None uses the table value.
     xp : module

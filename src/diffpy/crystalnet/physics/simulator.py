@@ -4,12 +4,11 @@
 :class:`~pymatgen.analysis.diffraction.xrd.XRDCalculator` (same atomic
 scattering parameters, occupancies, Debye-Waller factors, Lorentz-polarisation
 factor, merging of reflections within 1e-5 degrees, hkl families and
-multiplicities) with numpy array operations throughout: the reflections
-inside the limiting sphere come from one integer grid, the structure factors
-from one (reflections x atoms) product, and merging and family grouping from
-sorting.  With a :class:`~diffpy.crystalnet.physics.profiles.Profile` it
-returns a
-full profile (peak shapes, K-alpha2, background, noise).
+multiplicities) with numpy array operations throughout: the reflections inside
+the limiting sphere come from one integer grid, the structure factors from one
+(reflections x atoms) product, and merging and family grouping from sorting.
+With a :class:`~diffpy.crystalnet.physics.profiles.Profile` it returns a full
+profile (peak shapes, K-alpha2, background, noise).
 
 The atomic scattering factors, the reflections and the structure factors
 come from :mod:`diffpy.crystalnet.physics.scattering`.  Intensities carry the

@@ -3,9 +3,11 @@
 The non-linear profile parameters of the decomposition
 (:func:`~diffpy.crystalnet.refine.pawley.extract_intensities`) with their
 start values, the grouping of reflections closer than a fraction of the
-peak width, and ``_Pawley``: the profile of the groups with free,
+peak width, ``_Pawley``: the profile of the groups with free,
 non-negative areas, solved for together with a free Chebyshev background
-(variable projection).
+(variable projection), and the steps of the decomposition: the measured
+range, the reflections of the lattice, the refinement cycles, the
+covariance of the intensities and the final reflection table.
 """
 
 import math
@@ -255,6 +257,218 @@ def _nnls_quadratic(s, r):
     rhs = solve_triangular(chol, rn, lower=True, check_finite=False)
     x, _ = nnls(chol.T, rhs, maxiter=50 * len(rn))
     return x / dg
+
+
+def _check_options(refine, cycles, max_nfev, overlap, fit_overlap):
+    """Check the options of :func:`extract_intensities`."""
+    unknown = sorted(set(refine) - set(_NONLINEAR))
+    if unknown:
+        raise CrystalNetInputError(
+            f"unknown parameters {unknown}; choose from {sorted(_NONLINEAR)}",
+            "refine",
+        )
+    if int(cycles) < 1 or int(max_nfev) < 1:
+        raise CrystalNetInputError(
+            "cycles and max_nfev must be at least 1", "cycles"
+        )
+    if not 0 <= float(overlap) < 5:
+        raise CrystalNetInputError("overlap must be within 0-5", "overlap")
+    if not 0 <= float(fit_overlap) <= float(overlap):
+        raise CrystalNetInputError(
+            "fit_overlap must be within 0 and overlap", "fit_overlap"
+        )
+
+
+def _measured_range(x, y, sigma, lam1, d_min, where):
+    """The finite profile points up to the angle of ``d_min`` (a float)."""
+    keep = np.isfinite(x)
+    if d_min is not None:
+        d_min = float(d_min)
+        if not d_min > 0:
+            raise CrystalNetInputError("d_min must be positive", "d_min")
+        if lam1 / (2 * d_min) < 1:
+            top = 2 * math.degrees(math.asin(lam1 / (2 * d_min)))
+            keep &= x <= top + 0.5
+    x, y, sigma = x[keep], y[keep], sigma[keep]
+    if x.size < 10:
+        raise CrystalNetInputError(
+            "fewer than 10 profile points to decompose", where
+        )
+    return x, y, sigma, d_min
+
+
+def _lattice_reflections(matrix, points, x, lines, values, d_min, where):
+    """Allowed reflections (hkl, 1/d) of the measured range plus a margin
+    for tails and for the largest strain."""
+    from diffpy.crystalnet.physics.scattering import enumerate_reflections
+
+    lam1 = lines[0]
+    margin = 2.0
+    lo = max(0.0, x[0] - margin - abs(values["zero_shift"]))
+    hi = min(179.9, x[-1] + margin + abs(values["zero_shift"]))
+    smax = 1.0 + _NONLINEAR["strain"][2]
+    r_lo = 2 * math.sin(math.radians(lo / 2)) / max(lines) / smax
+    r_hi = 2 * math.sin(math.radians(hi / 2)) / lam1 * smax
+    if d_min is not None:
+        r_hi = min(r_hi, 1.0 / d_min)
+    hkl, g = enumerate_reflections(matrix, r_lo, r_hi)
+    phase = hkl @ points.T
+    allowed = np.all(np.abs(phase - np.rint(phase)) < 1e-6, axis=1) & (g > 0)
+    hkl, g = hkl[allowed], g[allowed]
+    if hkl.shape[0] == 0:
+        raise CrystalNetInputError(
+            "the lattice has no reflection in the measured range", where
+        )
+    return hkl, g
+
+
+def _params(values, names, vector):
+    """All non-linear parameters, the refined ``names`` from ``vector``."""
+    p = dict(values)
+    p.update(zip(names, vector))
+    return p
+
+
+def _regroup(model, p, frac, lam1):
+    """Groups of the distinct positions (numbered by 2-theta)."""
+    tt, _, ok = model.positions(p, lam1)
+    tt = np.where(ok, tt, 180.0)
+    order = np.argsort(tt, kind="stable")
+    fwhm, _ = model.fwhm(p, np.minimum(tt[order], 179.0))
+    group = np.empty(len(tt), dtype=int)
+    group[order] = _group_reflections(tt[order], fwhm, float(frac))
+    return group
+
+
+def _fit_profile(model, values, names, lam1, cycles, max_nfev, fit_overlap):
+    """Refine the profile, regrouping with the refined widths each cycle.
+
+    Returns the refined vector of ``names``, the profile evaluations and
+    notes on cycles that did not converge.
+    """
+    from scipy.optimize import least_squares
+
+    y = model.y
+    lower = np.array([_NONLINEAR[k][1] for k in names])
+    upper = np.array([_NONLINEAR[k][2] for k in names])
+    notes = []
+    nfev = 0
+
+    def params(vector):
+        return _params(values, names, vector)
+
+    vector = np.clip([values[k] for k in names], lower, upper)
+    for cycle in range(int(cycles)):
+        model.set_groups(_regroup(model, params(vector), fit_overlap, lam1))
+        state = {}
+
+        def residual(v):
+            out = model.solve(params(v))
+            if out is None:
+                return np.full(y.shape, 1e3) * np.sqrt(np.abs(model.ys) + 1)
+            state["last"] = out
+            return out[2]
+
+        if model.solve(params(vector)) is None:
+            raise CrystalNetInputError(
+                "the start values give zero peak widths", "profile"
+            )
+        if names:
+            result = least_squares(
+                residual,
+                vector,
+                bounds=(lower, upper),
+                x_scale="jac",
+                max_nfev=int(max_nfev),
+                diff_step=1e-3,
+            )
+            vector = result.x
+            nfev += int(result.nfev)
+            if not result.success:
+                notes.append(f"cycle {cycle + 1}: {result.message}")
+    return vector, nfev, notes
+
+
+def _intensity_covariance(s, inten, active, chi2, n_groups):
+    """Covariance of the fine-group intensities: free (positive) ones from
+    the normal matrix, those at the bound from its diagonal."""
+    cov = np.zeros((n_groups, n_groups))
+    free = active & (inten > 0)
+    if np.any(free):
+        sub = s[np.ix_(free, free)]
+        cov[np.ix_(free, free)] = np.linalg.pinv(sub, hermitian=True) * chi2
+    zero = active & ~(inten > 0)
+    cov[zero, zero] = chi2 / np.diag(s)[zero]
+    cov[~active, ~active] = np.nan
+    return cov
+
+
+def _sum_groups(model, coarse, inten, cov):
+    """Intensities and esds of the coarse groups, sums of the fine ones."""
+    coarse_of_fine = np.zeros(model.n_groups, dtype=int)
+    coarse_of_fine[model.group] = coarse
+    n_coarse = int(coarse.max()) + 1
+    member = np.zeros((n_coarse, model.n_groups))
+    member[coarse_of_fine, np.arange(model.n_groups)] = 1.0
+    inten = member @ inten
+    group_sigma = np.sqrt(np.clip(np.sum((member @ cov) * member, 1), 0, None))
+    return inten, group_sigma
+
+
+def _agreement(model, resid, n_par):
+    """Calculated profile, Rwp, Rp and reduced chi2 of the decomposition."""
+    y = model.y
+    calc_w = model.ys - resid
+    calc = calc_w / model.inv_sigma
+    w = model.inv_sigma**2
+    dof = max(1, len(y) - n_par)
+    wss = float(np.sum(resid**2))
+    rwp = math.sqrt(wss / float(np.sum(w * y * y)))
+    rp = float(np.sum(np.abs(y - calc)) / np.sum(np.abs(y)))
+    chi2 = wss / dof
+    return calc, rwp, rp, chi2
+
+
+def _reflection_table(model, p, lam1, position, coarse):
+    """The reflections sorted by 2-theta.
+
+    Returns the order, the groups renumbered in order of appearance and
+    the old number of each, the Bragg angles (no zero shift) and whether
+    the shifted peak lies in the measured range.
+    """
+    tt, _, ok = model.positions(p, lam1)
+    tt = np.where(ok, tt, 180.0)[position]
+    order = np.lexsort((np.arange(len(tt)), tt))
+    group = coarse[position][order]
+    # renumber groups in order of appearance
+    first = {}
+    new_group = np.array([first.setdefault(gv, len(first)) for gv in group])
+    remap = np.array(list(first), dtype=int)
+    tt = tt[order]
+    shown = tt + p["zero_shift"]
+    x = model.x
+    observed = (shown >= x[0]) & (shown <= x[-1])
+    return order, new_group, remap, tt, observed
+
+
+def _profile_parameters(p, coef_b, lines, names, weight_origin):
+    """The refined profile as reported in ``ExtractedIntensities``."""
+    inv_size = p["inverse_size"]
+    return {
+        "zero_shift": float(p["zero_shift"]),
+        "u": float(p["u"]),
+        "v": float(p["v"]),
+        "w": float(p["w"]),
+        "inverse_size": float(inv_size),
+        "crystallite_size": 1.0 / inv_size if inv_size > 1e-6 else None,
+        "microstrain": float(p["microstrain"]),
+        "strain": float(p["strain"]),
+        "kalpha2_ratio": float(p["kalpha2_ratio"]) if len(lines) > 1 else None,
+        "background": [float(c) for c in coef_b],
+        "wavelength": [float(v) for v in lines],
+        "refined": list(names),
+        "weights": weight_origin,
+    }
 
 
 # End of file

@@ -2,9 +2,8 @@
 
 A Le Bail-free, Rietveld-style profile fit with the atoms held fixed: the
 structure factors come once from the project's simulator
-(:func:`~diffpy.crystalnet.physics.simulator.stick_table`), and the fit refines
-what
-an observed profile needs beyond the atoms:
+(:func:`~diffpy.crystalnet.physics.simulator.stick_table`), and the fit
+refines what an observed profile needs beyond the atoms:
 
 * linear (solved exactly at every step, bounded least squares): the scale
   of the K-alpha1 peaks, the scale of the K-alpha2 peaks (so the

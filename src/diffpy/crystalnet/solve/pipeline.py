@@ -14,33 +14,30 @@
    (:func:`diffpy.crystalnet.index.indexing.index_pattern`).  The density is
    defined on the standard primitive cell of
    :func:`~diffpy.crystalnet.physics.cells.cmed_cell`; for an indexing solution
-   that
-   is ``IndexingSolution.primitive_lattice()``, for a given conventional
-   lattice the centring (P, I, F or R) is the most centred one whose
-   allowed reflections explain the observed peaks (or ``centring=``), and
-   the primitive cell is what :func:`cmed_cell` makes of the lattice points.
+   that is ``IndexingSolution.primitive_lattice()``, for a given conventional
+   lattice the centring (P, I, F or R) is the most centred one whose allowed
+   reflections explain the observed peaks (or ``centring=``), and the primitive
+   cell is what :func:`cmed_cell` makes of the lattice points.
 4. **Densities**: ``samples`` latent samples of the network
    (:meth:`~diffpy.crystalnet.model.network.CrystalNet.predict_grid`), or
-   densities
-   you pass (``densities=``, e.g. the true density: the decode-only
+   densities you pass (``densities=`` of :func:`solve`, e.g. the true density: the decode-only
    ceiling).
 5. **Decode** each density
-(:func:`~diffpy.crystalnet.density.decode.decode_density`).
-   With ``improve`` (default), each density is also improved against the
+   (:func:`~diffpy.crystalnet.density.decode.decode_density`).
+   With ``settings.improve`` (default), each density is also improved against the
    data before decoding (:mod:`diffpy.crystalnet.solve.recycle`): the observed
    reflection intensities are extracted once per lattice (Pawley), and the
    density's phases are combined with the observed amplitudes (Fourier
    recycling); both the raw and the improved map are decoded.
-6. **Isotypes** (``isotypes``, default, needs the composition): the
-   structure types of the shipped prototype library whose decorated
-   patterns best match the data (:mod:`diffpy.crystalnet.isotypes.search`) join
-   the
+6. **Isotypes** (``settings.isotypes``, default, needs the composition): the
+   structure types of the shipped prototype library whose decorated patterns
+   best match the data (:mod:`diffpy.crystalnet.isotypes.search`) join the
    network's candidates.
 7. **Fit** each candidate to the observed profile
    (:func:`~diffpy.crystalnet.refine.profile_fit.fit_candidate`), merge
-   candidates that are
-   the same structure (pymatgen ``StructureMatcher``), and **rank** by Rwp.
-8. **Refine** (``refine``, default) the ``refine_top`` best candidates by
+   candidates that are the same structure (pymatgen ``StructureMatcher``), and
+   **rank** by Rwp.
+8. **Refine** (``settings.refine``, default) the ``top`` best candidates by
    Rietveld-style least squares (:mod:`diffpy.crystalnet.refine.rietveld`); a
    refinement is kept when it lowers Rwp, then the candidates are ranked
    again.

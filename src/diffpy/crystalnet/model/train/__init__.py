@@ -24,17 +24,16 @@ drawn by stratified sampling; loss = reconstruction + ``kl_weight`` x (KL_xrd
 
 Exact resume: the data draws depend only on ``(seed, epoch, index)``
 (:class:`~diffpy.crystalnet.datasets.torch_dataset.CMEDDataset`), the epoch
-order on
-``(seed, epoch)``, and the latent noise comes from a generator whose state
-is saved with the model, optimizer and scheduler; a resumed run continues
+order on ``(seed, epoch)``, and the latent noise comes from a generator whose
+state is saved with the model, optimizer and scheduler; a resumed run continues
 exactly as an uninterrupted one.  Validation runs on a copy of the model and
 does not touch the training state.
 
 Several GPUs: launch with ``torchrun --nproc_per_node=K --no-python
 diffpy.crystalnet train ...``; with ``WORLD_SIZE > 1`` the model is wrapped
 in DistributedDataParallel and each process takes ``batch / K``
-crystals of every global batch (a :class:`torch.utils.data.
-DistributedSampler` partitions each epoch).  Mixed precision (bfloat16
+crystals of every global batch (a
+:class:`torch.utils.data.DistributedSampler` partitions each epoch).  Mixed precision (bfloat16
 autocast) is used on CUDA, never on CPU.
 
 The package: :mod:`~diffpy.crystalnet.model.train.settings` (the settings

@@ -83,9 +83,9 @@ def _datasets(s):
     """The training split (augmented, with points) and the val split."""
     from diffpy.crystalnet.datasets.augment import (
         AugmentSettings,
-        CompositionPrior,
         PatternAugmenter,
     )
+    from diffpy.crystalnet.datasets.composition_prior import CompositionPrior
     from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
 
     augment = PatternAugmenter(AugmentSettings(p_lab=s.p_lab))

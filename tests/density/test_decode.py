@@ -24,7 +24,7 @@ from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.model.metrics import structure_match
 from diffpy.crystalnet.physics.cells import cmed_cell
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _sg(symbol, lattice, species, coords, atoms):

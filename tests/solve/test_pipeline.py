@@ -17,14 +17,14 @@ from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet.cli import main
 from diffpy.crystalnet.density.cmed import cmed
+from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.model.checkpoint import save_checkpoint
 from diffpy.crystalnet.model.metrics import structure_match
-from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.solve.lattices import primitive_cmed_lattice
 from diffpy.crystalnet.solve.pipeline import STEPS, solve
 from diffpy.crystalnet.solve.settings import SolveSettings
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PATTERN = EXAMPLES / "Zr3Sb4Pt3_CuKa.xye"
 
 

@@ -6,12 +6,12 @@ from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet.datasets.augment import (
     AugmentSettings,
-    CompositionPrior,
     PatternAugmenter,
     lab_augment,
     paper_augment,
 )
 from diffpy.crystalnet.datasets.builder import BuildSettings, make_entry
+from diffpy.crystalnet.datasets.composition_prior import CompositionPrior
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.physics.broadening import broaden_sticks
 from diffpy.crystalnet.physics.composition import composition_vector

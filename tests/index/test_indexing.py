@@ -18,7 +18,7 @@ from diffpy.crystalnet.io.patterns import load_pattern
 from diffpy.crystalnet.physics.cells import cmed_cell
 from diffpy.crystalnet.physics.pattern import Pattern
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 LAB = dict(PEAK_LAB, seed=11)
 

@@ -210,7 +210,7 @@ def test_dummy_species_is_rejected():
 def test_shipped_example_matches_its_structure():
     from pathlib import Path
 
-    examples = Path(__file__).resolve().parents[1] / "examples"
+    examples = Path(__file__).resolve().parents[2] / "examples"
     structure = Structure.from_file(examples / "Zr3Sb4Pt3.cif")
     assert len(structure) == 40
     assert structure.composition.reduced_formula == "Zr3Sb4Pt3"
