@@ -5,9 +5,8 @@ A density on the fractional grid of a cell (the CMED convention of
 in five steps:
 
 1. **Maxima**: :func:`~diffpy.crystalnet.density.maxima.find_density_maxima`
-finds the
-   periodic local maxima with non-maximum suppression (maxima closer than
-   ``min_distance`` are one) and refines them to sub-voxel precision.
+   finds the periodic local maxima with non-maximum suppression (maxima closer
+   than ``min_distance`` are one) and refines them to sub-voxel precision.
 2. **Electrons per maximum**: every voxel is given to the maximum its
    steepest-ascent path ends at (an on-grid Bader partition, a watershed of
    the density; Henkelman et al., Comput. Mater. Sci. 36, 354 (2006)), basins

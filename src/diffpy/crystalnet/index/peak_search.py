@@ -291,7 +291,7 @@ def find_peaks(
     >>> pattern = simulate_pattern(
     ...     si, "CuKa", (20, 90), profile={"w": 0.005, "kalpha2": True})
     >>> peaks = find_peaks(pattern)
-    >>> [round(t, 2) for t in peaks.two_theta[:3]]
+    >>> [round(float(t), 2) for t in peaks.two_theta[:3]]
     [28.44, 47.3, 56.12]
     """
     where = pattern.source or "pattern"

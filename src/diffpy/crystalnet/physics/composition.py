@@ -206,8 +206,8 @@ def composition_vector(formula, mode="full", drop=None, rng=None):
     Examples
     --------
     >>> v = composition_vector("H2O")
-    >>> round(v[0], 3), round(v[7], 3)
-    (0.667, 0.333)
+    >>> print(round(v[0], 3), round(v[7], 3))
+    0.667 0.333
     """
     if mode not in MODES:
         raise CrystalNetInputError(

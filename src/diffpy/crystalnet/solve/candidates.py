@@ -135,8 +135,9 @@ class Candidate:
         """Write the symmetrised structure as CIF (atomic write).
 
         A refined candidate is written with its esds and the Rietveld
-        figures of merit (
-        :func:`~diffpy.crystalnet.refine.cif.write_refined_cif`) unless ``symprec`` is given.
+        figures of merit
+        (:func:`~diffpy.crystalnet.refine.cif.write_refined_cif`) unless
+        ``symprec`` is given.
 
         Parameters
         ----------

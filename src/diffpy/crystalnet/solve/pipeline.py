@@ -20,11 +20,11 @@
    cell is what :func:`cmed_cell` makes of the lattice points.
 4. **Densities**: ``samples`` latent samples of the network
    (:meth:`~diffpy.crystalnet.model.network.CrystalNet.predict_grid`), or
-   densities you pass (``densities=`` of :func:`solve`, e.g. the true density: the decode-only
-   ceiling).
+   densities you pass (``densities=`` of :func:`solve`, e.g. the true density:
+   the decode-only ceiling).
 5. **Decode** each density
-   (:func:`~diffpy.crystalnet.density.decode.decode_density`).
-   With ``settings.improve`` (default), each density is also improved against the
+   (:func:`~diffpy.crystalnet.density.decode.decode_density`). With
+   ``settings.improve`` (default), each density is also improved against the
    data before decoding (:mod:`diffpy.crystalnet.solve.recycle`): the observed
    reflection intensities are extracted once per lattice (Pawley), and the
    density's phases are combined with the observed amplitudes (Fourier

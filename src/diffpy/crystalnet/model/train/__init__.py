@@ -30,11 +30,10 @@ exactly as an uninterrupted one.  Validation runs on a copy of the model and
 does not touch the training state.
 
 Several GPUs: launch with ``torchrun --nproc_per_node=K --no-python
-diffpy.crystalnet train ...``; with ``WORLD_SIZE > 1`` the model is wrapped
-in DistributedDataParallel and each process takes ``batch / K``
-crystals of every global batch (a
-:class:`torch.utils.data.DistributedSampler` partitions each epoch).  Mixed precision (bfloat16
-autocast) is used on CUDA, never on CPU.
+diffpy.crystalnet train ...``; with ``WORLD_SIZE > 1`` the model is wrapped in
+DistributedDataParallel and each process takes ``batch / K`` crystals of every
+global batch (a :class:`torch.utils.data.DistributedSampler` partitions each
+epoch).  Mixed precision (bfloat16 autocast) is used on CUDA, never on CPU.
 
 The package: :mod:`~diffpy.crystalnet.model.train.settings` (the settings
 and losses), :mod:`~diffpy.crystalnet.model.train.schedule` (SGDR cycles,

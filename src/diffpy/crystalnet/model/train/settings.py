@@ -55,8 +55,8 @@ class TrainSettings:
     restarts : int
         Number of SGDR cycles (lengths doubling): 4 as in the paper.
     augment : bool
-        Pattern augmentation (
-        :class:`~diffpy.crystalnet.datasets.augment.PatternAugmenter`).
+        Pattern augmentation
+        (:class:`~diffpy.crystalnet.datasets.augment.PatternAugmenter`).
     p_lab : float
         Probability of the simulated lab measurement in augmentation.
     composition_modes : dict
