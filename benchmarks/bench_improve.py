@@ -164,7 +164,7 @@ def run(args):
     from diffpy.crystalnet.density.cmed import DEFAULT_B_ISO, cmed
     from diffpy.crystalnet.physics.cells import cmed_cell
     from diffpy.crystalnet.refine.pawley import extract_intensities
-    from diffpy.crystalnet.solve.recycle import fourier_recycle
+    from diffpy.crystalnet.solver.recycle import fourier_recycle
 
     rng = np.random.default_rng(args.seed)
     damages = list(DAMAGES)

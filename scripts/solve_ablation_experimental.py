@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Ablation of the solve steps on measured patterns with known structures.
 
-Runs :func:`diffpy.crystalnet.solve.pipeline` with the shipped (or a given)
+Runs :func:`diffpy.crystalnet.solver.pipeline` with the shipped (or a given)
 model on the measured patterns listed in ``benchmarks/bench_isotypes.py``
 (``EXPERIMENTAL``: laboratory Cu K-alpha scans of XRED, a Mo K-alpha CeO2 scan
 and the NIST LaB6 standard; each with a reference structure), in four
@@ -62,8 +62,8 @@ def main(argv=None):
     from diffpy.crystalnet.errors import CrystalNetInputError
     from diffpy.crystalnet.model.checkpoint import load_model
     from diffpy.crystalnet.model.metrics import structure_match
-    from diffpy.crystalnet.solve.pipeline import solve
-    from diffpy.crystalnet.solve.settings import SolveSettings
+    from diffpy.crystalnet.solver.pipeline import solve
+    from diffpy.crystalnet.solver.settings import SolveSettings
 
     torch.set_num_threads(args.threads)
     bench = _module(ROOT / "benchmarks" / "bench_isotypes.py", "bi")

@@ -6,7 +6,7 @@ with :class:`~diffpy.crystalnet.datasets.torch_dataset.CMEDDataset`) a
 realistic Cu K-alpha laboratory profile is simulated (K-alpha1 + K-alpha2,
 Caglioti widths, crystallite size, B = 0.5-1.2 A^2, Chebyshev background, zero
 shift, Poisson noise; settings drawn per structure from a seeded generator),
-and :func:`diffpy.crystalnet.solve.pipeline` is run in these configurations:
+and :func:`diffpy.crystalnet.solver.pipeline` is run in these configurations:
 
 * densities: ``oracle`` (the stored true CMED: the decode-only ceiling),
   with ``--blur``/``--noise`` also a degraded oracle (the true CMED plus
@@ -149,8 +149,8 @@ def run_config(args, density, lattice_mode, queue):
     from diffpy.crystalnet.datasets.torch_dataset import CMEDDataset
     from diffpy.crystalnet.errors import CrystalNetInputError
     from diffpy.crystalnet.model.metrics import structure_match
-    from diffpy.crystalnet.solve.pipeline import solve
-    from diffpy.crystalnet.solve.settings import SolveSettings
+    from diffpy.crystalnet.solver.pipeline import solve
+    from diffpy.crystalnet.solver.settings import SolveSettings
 
     torch.set_num_threads(args.threads)
     ds = CMEDDataset(args.data, args.split, points=False)

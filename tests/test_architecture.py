@@ -188,3 +188,16 @@ def test_public_api_is_curated_and_lazy():
 
     for name in cn.__all__:
         assert getattr(cn, name).__doc__, f"{name} has no docstring"
+
+
+def test_no_subpackage_shadows_a_public_name():
+    import importlib
+
+    import diffpy.crystalnet as cn
+
+    for name, path in _modules():
+        importlib.import_module(name)  # sets attributes on the parents
+    for name in cn.__all__:
+        value = getattr(cn, name)
+        assert not isinstance(value, type(cn)), f"{name} is a module"
+    assert callable(cn.solve) and callable(cn.SolveSettings)

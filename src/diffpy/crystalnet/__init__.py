@@ -19,7 +19,7 @@ imported lazily: ``import diffpy.crystalnet`` is cheap, and torch or pymatgen
 load only when a function that needs them is used.  Everything else is
 imported from its sub-package (see the "Architecture" page of the
 documentation): ``io``, ``physics``, ``density``, ``datasets``, ``model``,
-``index``, ``isotypes``, ``refine``, ``solve`` and ``cli``.
+``index``, ``isotypes``, ``refine``, ``solver`` and ``cli``.
 """
 
 import importlib
@@ -53,9 +53,9 @@ _LAZY = {
     "write_refined_cif": "diffpy.crystalnet.refine.cif",
     "search_isotypes": "diffpy.crystalnet.isotypes.search",
     # the pipeline
-    "solve": "diffpy.crystalnet.solve.pipeline",
-    "SolveSettings": "diffpy.crystalnet.solve.settings",
-    "SolveResult": "diffpy.crystalnet.solve.candidates",
+    "solve": "diffpy.crystalnet.solver.pipeline",
+    "SolveSettings": "diffpy.crystalnet.solver.settings",
+    "SolveResult": "diffpy.crystalnet.solver.candidates",
 }
 
 __all__ = ["CrystalNetInputError", "__version__", *sorted(_LAZY)]

@@ -108,8 +108,8 @@ def solve(**opts):
     Writes ranked symmetrised CIFs, densities, candidates.json and
     report.png to --out and prints the ranking.
     """
-    from diffpy.crystalnet.solve.pipeline import solve as run
-    from diffpy.crystalnet.solve.report import format_table, write_outputs
+    from diffpy.crystalnet.solver.pipeline import solve as run
+    from diffpy.crystalnet.solver.report import format_table, write_outputs
 
     pattern = opts["pattern"]
     if not pattern.is_file():
@@ -163,7 +163,7 @@ def solve(**opts):
 
 def _settings(opts, pattern):
     """The SolveSettings of the command line's options (checked)."""
-    from diffpy.crystalnet.solve.settings import SolveSettings
+    from diffpy.crystalnet.solver.settings import SolveSettings
 
     if opts["lattice"] and opts["cell"]:
         raise CrystalNetInputError(

@@ -4,7 +4,7 @@
 lattice into one observed intensity per group of overlapping reflections,
 free of any structural model (a whole-pattern decomposition); the result
 is an :class:`ExtractedIntensities`.  The Fourier recycling of densities
-with these intensities is :mod:`diffpy.crystalnet.solve.recycle`.
+with these intensities is :mod:`diffpy.crystalnet.solver.recycle`.
 """
 
 from dataclasses import dataclass, field
@@ -83,7 +83,7 @@ class ExtractedIntensities:
     f_squared_observed : numpy.ndarray
         ``(N,)`` ``|F|^2`` of every reflection by equipartition of its
         group's intensity
-        (:func:`~diffpy.crystalnet.solve.recycle.fourier_recycle` partitions
+        (:func:`~diffpy.crystalnet.solver.recycle.fourier_recycle` partitions
         better, with the map's own ``|F|^2``).
     rwp, rp, chi2 : float
         Agreement of the decomposition (fractions; ``chi2`` reduced), as in

@@ -17,7 +17,7 @@ from diffpy.crystalnet.refine.pawley import (
     ExtractedIntensities,
     extract_intensities,
 )
-from diffpy.crystalnet.solve.recycle import fourier_recycle, improve_density
+from diffpy.crystalnet.solver.recycle import fourier_recycle, improve_density
 
 B_DATA = 0.8
 N = 32

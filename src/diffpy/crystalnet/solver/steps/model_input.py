@@ -16,7 +16,7 @@ def run(state):
     """Set ``state.model_input`` and the composition fields."""
     from diffpy.crystalnet.physics.composition import composition_vector
     from diffpy.crystalnet.physics.model_input import find_grid_peaks
-    from diffpy.crystalnet.solve.lattices import formula_atoms
+    from diffpy.crystalnet.solver.lattices import formula_atoms
 
     state.model_input = state.pattern.to_model_input()
     n_peaks = len(find_grid_peaks(state.model_input))

@@ -7,7 +7,7 @@ NAME = "rank"
 
 def run(state):
     """Sort ``state.candidates`` best first; merge duplicates."""
-    from diffpy.crystalnet.solve.ranking import dedupe, rank_key
+    from diffpy.crystalnet.solver.ranking import dedupe, rank_key
 
     state.candidates.sort(key=rank_key)
     if state.settings.rank.dedupe:

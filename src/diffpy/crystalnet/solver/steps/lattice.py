@@ -16,7 +16,7 @@ NAME = "lattice"
 
 def _given_trial(state):
     """The given lattice as ``(conventional, centring, info)``."""
-    from diffpy.crystalnet.solve.lattices import infer_centring, user_lattice
+    from diffpy.crystalnet.solver.lattices import infer_centring, user_lattice
 
     settings = state.settings.lattice
     info = {}
@@ -65,7 +65,7 @@ def _indexed_trials(state):
 
 def _cmed_lattices(state):
     """``(primitive CMED lattice, info)`` of every trial."""
-    from diffpy.crystalnet.solve.lattices import (
+    from diffpy.crystalnet.solver.lattices import (
         formula_units_possible,
         primitive_cmed_lattice,
     )

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from diffpy.crystalnet.solve.settings import SolveSettings
+from diffpy.crystalnet.solver.settings import SolveSettings
 
 __all__ = ["SolveState"]
 
@@ -11,7 +11,7 @@ __all__ = ["SolveState"]
 class SolveState:
     """Everything the steps of :func:`solve` read and write.
 
-    Each step (:mod:`diffpy.crystalnet.solve.steps`) reads what the steps
+    Each step (:mod:`diffpy.crystalnet.solver.steps`) reads what the steps
     before it left here and adds its own part.
 
     Attributes

@@ -100,7 +100,7 @@ def refine_candidates(candidates, pattern, top, max_sites=REFINE_MAX_SITES):
 
 def run(state):
     """Refine the best of ``state.candidates`` in place; rank again."""
-    from diffpy.crystalnet.solve.ranking import dedupe, rank_key
+    from diffpy.crystalnet.solver.ranking import dedupe, rank_key
 
     settings = state.settings
     if not (settings.refine.enabled and settings.rank.fit):

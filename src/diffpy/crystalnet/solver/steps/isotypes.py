@@ -34,7 +34,7 @@ def isotype_candidates(pattern, composition, lattices, top, notes):
     list of Candidate
     """
     from diffpy.crystalnet.isotypes.search import search_isotypes
-    from diffpy.crystalnet.solve.candidates import Candidate
+    from diffpy.crystalnet.solver.candidates import Candidate
 
     try:
         found = search_isotypes(

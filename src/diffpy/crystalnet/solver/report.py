@@ -59,7 +59,7 @@ def format_table(result, limit=None):
 
     Parameters
     ----------
-    result : diffpy.crystalnet.solve.pipeline.SolveResult
+    result : diffpy.crystalnet.solver.pipeline.SolveResult
         The candidates.
     limit : int, optional
         Show at most this many rows.
@@ -109,7 +109,7 @@ def plot_report(result, path, best=3):
 
     Parameters
     ----------
-    result : diffpy.crystalnet.solve.pipeline.SolveResult
+    result : diffpy.crystalnet.solver.pipeline.SolveResult
         The candidates.
     path : str or os.PathLike
         The PNG to write (overwritten).
@@ -188,9 +188,9 @@ def write_outputs(
 
     Parameters
     ----------
-    result : diffpy.crystalnet.solve.pipeline.SolveResult
+    result : diffpy.crystalnet.solver.pipeline.SolveResult
         The candidates and provenance from
-        :func:`diffpy.crystalnet.solve.pipeline`.
+        :func:`diffpy.crystalnet.solver.pipeline`.
     out_dir : str or os.PathLike
         The folder; it must not exist unless ``force`` is given.
     force : bool, optional

@@ -1,4 +1,4 @@
-"""What :func:`~diffpy.crystalnet.solve.pipeline.solve` does, in one object.
+"""What :func:`~diffpy.crystalnet.solver.pipeline.solve` does, in one object.
 
 :class:`SolveSettings` groups the choices of a solve run by the step they
 steer: the lattice (given or indexed), the network's density samples, the
@@ -111,7 +111,7 @@ class ImproveSettings:
     enabled : bool
         Also decode each density after Fourier recycling with the
         intensities of a Pawley extraction
-        (:func:`~diffpy.crystalnet.solve.recycle.fourier_recycle`).
+        (:func:`~diffpy.crystalnet.solver.recycle.fourier_recycle`).
     """
 
     enabled: bool = True

@@ -16,8 +16,8 @@ NAME = "fit"
 
 def _candidate(state, dec, grid, source, prim, info, steps, improvement):
     """The candidate of one decoded density, quick-fitted if asked."""
-    from diffpy.crystalnet.solve.candidates import Candidate
-    from diffpy.crystalnet.solve.fitting import quick_fit
+    from diffpy.crystalnet.solver.candidates import Candidate
+    from diffpy.crystalnet.solver.fitting import quick_fit
 
     cand_notes = list(dec.warnings)
     result, structure = None, dec.structure
@@ -55,8 +55,8 @@ def _candidate(state, dec, grid, source, prim, info, steps, improvement):
 
 def run(state):
     """Set ``state.candidates`` from ``state.decoded``."""
-    from diffpy.crystalnet.solve.fitting import full_fit
-    from diffpy.crystalnet.solve.ranking import dedupe, rank_key
+    from diffpy.crystalnet.solver.fitting import full_fit
+    from diffpy.crystalnet.solver.ranking import dedupe, rank_key
 
     candidates = [_candidate(state, *item) for item in state.decoded]
     rank = state.settings.rank

@@ -57,7 +57,7 @@ def improved_inputs(pattern, lattices, inputs, notes, profiles):
     list of tuple
         The improved inputs, in the form of ``inputs``.
     """
-    from diffpy.crystalnet.solve.recycle import fourier_recycle
+    from diffpy.crystalnet.solver.recycle import fourier_recycle
 
     improved = []
     for prim, info in lattices:

@@ -20,9 +20,9 @@ from diffpy.crystalnet.density.cmed import cmed
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.model.checkpoint import save_checkpoint
 from diffpy.crystalnet.model.metrics import structure_match
-from diffpy.crystalnet.solve.lattices import primitive_cmed_lattice
-from diffpy.crystalnet.solve.pipeline import STEPS, solve
-from diffpy.crystalnet.solve.settings import SolveSettings
+from diffpy.crystalnet.solver.lattices import primitive_cmed_lattice
+from diffpy.crystalnet.solver.pipeline import STEPS, solve
+from diffpy.crystalnet.solver.settings import SolveSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PATTERN = EXAMPLES / "Zr3Sb4Pt3_CuKa.xye"
@@ -212,7 +212,7 @@ def test_cli_bad_input(tmp_path, capsys):
 )
 def test_centring_of_a_given_lattice_from_the_peaks(species, centring):
     from diffpy.crystalnet.physics.simulator import simulate_pattern
-    from diffpy.crystalnet.solve.lattices import infer_centring
+    from diffpy.crystalnet.solver.lattices import infer_centring
 
     group = "Fm-3m" if centring == "F" else "Pm-3m"
     lattice = Lattice.cubic(5.64 if centring == "F" else 4.12)
@@ -260,7 +260,7 @@ def test_isotypes_and_refinement_solve_the_example_without_a_density(
     truth, tmp_path
 ):
     """Search-match finds the Y3Au3Sb4 type; the refinement lowers Rwp."""
-    from diffpy.crystalnet.solve.report import write_outputs
+    from diffpy.crystalnet.solver.report import write_outputs
 
     with pytest.warns(UserWarning, match="not decoded"):
         result = solve_with(
@@ -338,7 +338,7 @@ def test_improvement_recycles_a_damaged_density(truth):
 
 
 def test_keep_writes_the_best_candidates_only(truth, tmp_path):
-    from diffpy.crystalnet.solve.report import write_outputs
+    from diffpy.crystalnet.solver.report import write_outputs
 
     grids = [cmed(truth, n=50), np.roll(cmed(truth, n=50), 7, axis=0)]
     result = solve_with(

@@ -25,7 +25,7 @@
 5. **Decode** each density
    (:func:`~diffpy.crystalnet.density.decode.decode_density`). With
    ``settings.improve`` (default), each density is also improved against the
-   data before decoding (:mod:`diffpy.crystalnet.solve.recycle`): the observed
+   data before decoding (:mod:`diffpy.crystalnet.solver.recycle`): the observed
    reflection intensities are extracted once per lattice (Pawley), and the
    density's phases are combined with the observed amplitudes (Fourier
    recycling); both the raw and the improved map are decoded.
@@ -50,22 +50,22 @@ candidate): a composition the cell cannot hold with sensible atomic volumes
 (5-60 angstrom^3 per atom), a pattern without peaks, a candidate with
 impossible interatomic distances, decoding failures.
 
-Each step is a module of :mod:`diffpy.crystalnet.solve.steps` with a
-``run(state)`` over one :class:`~diffpy.crystalnet.solve.state.SolveState`;
+Each step is a module of :mod:`diffpy.crystalnet.solver.steps` with a
+``run(state)`` over one :class:`~diffpy.crystalnet.solver.state.SolveState`;
 :data:`STEPS` lists them in order, and a new step (e.g. a global
 optimisation) is a new module there and one entry in :data:`STEPS`.  What
 the steps do is chosen by one
-:class:`~diffpy.crystalnet.solve.settings.SolveSettings`.
+:class:`~diffpy.crystalnet.solver.settings.SolveSettings`.
 """
 
 import time
 import warnings as _warnings
 
-from diffpy.crystalnet.solve.candidates import SolveResult
-from diffpy.crystalnet.solve.ranking import contact_notes
-from diffpy.crystalnet.solve.settings import SolveSettings
-from diffpy.crystalnet.solve.state import SolveState
-from diffpy.crystalnet.solve.steps import (
+from diffpy.crystalnet.solver.candidates import SolveResult
+from diffpy.crystalnet.solver.ranking import contact_notes
+from diffpy.crystalnet.solver.settings import SolveSettings
+from diffpy.crystalnet.solver.state import SolveState
+from diffpy.crystalnet.solver.steps import (
     decode,
     densities,
     fit,
@@ -124,7 +124,7 @@ def solve(
     Returns
     -------
     SolveResult
-        A list of :class:`~diffpy.crystalnet.solve.candidates.Candidate`,
+        A list of :class:`~diffpy.crystalnet.solver.candidates.Candidate`,
         best (lowest Rwp) first, with ``provenance``, ``timings`` and
         ``warnings``.
 

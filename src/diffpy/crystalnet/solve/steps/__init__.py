@@ -1,9 +1,0 @@
-"""The steps of :func:`~diffpy.crystalnet.solve.pipeline.solve`, one module
-each.
-
-Every step module has a ``NAME`` (its key in ``SolveResult.timings``) and a
-``run(state)`` function that reads and extends the
-:class:`~diffpy.crystalnet.solve.state.SolveState`.  The pipeline runs them
-in the order of :data:`diffpy.crystalnet.solve.pipeline.STEPS`; a new step
-is a new module here and one entry there.
-"""
