@@ -83,8 +83,27 @@ from diffpy.crystalnet.physics.wavelengths import WAVELENGTHS
 
 __all__ = ["IndexingError", "index_pattern"]
 
-SYSTEMS = ("cubic", "trigonal", "hexagonal")
-_CENTRING_RANK = {"F": 0, "I": 0, "R": 0, "P": 1}
+SYSTEMS = (
+    "cubic",
+    "trigonal",
+    "hexagonal",
+    "tetragonal",
+    "orthorhombic",
+    "monoclinic",
+)
+#: systems indexed by the general metric search (index.general)
+GENERAL_SYSTEMS = ("tetragonal", "orthorhombic", "monoclinic")
+_CENTRING_RANK = {"F": 0, "I": 0, "R": 0, "C": 0, "A": 0, "B": 0, "P": 1}
+#: crystal systems, most symmetric first (ranking of near-equal solutions)
+_SYMMETRY_RANK = {
+    "cubic": 0,
+    "hexagonal": 1,
+    "trigonal": 1,
+    "tetragonal": 2,
+    "orthorhombic": 3,
+    "monoclinic": 4,
+    "triclinic": 5,
+}
 
 
 class IndexingError(CrystalNetInputError):
@@ -240,6 +259,14 @@ def index_pattern(
         solutions += _refine_candidates(
             model, cand, zc, obs, (tol_trial, tol_final), max_zero_shift
         )
+    solutions += _general_solutions(
+        systems,
+        obs,
+        (tol_final, tol_trial, tol_first),
+        (max_zero_shift, max_volume, max(need - 1, int(min_indexed), 2)),
+        (solutions, n, min_m20, exhaustive),
+        tried,
+    )
     solutions = _dedupe(solutions)
     passing = [
         s
@@ -269,6 +296,27 @@ def index_pattern(
         s.details["peaks_found"] = n_found
         s.details["tolerance"] = tolerance
     return ranked[: int(max_solutions)]
+
+
+def _general_solutions(systems, obs, tols, limits, done, tried):
+    """Solutions of the tetragonal, orthorhombic and monoclinic searches."""
+    from diffpy.crystalnet.index.general import index_system
+
+    max_zero_shift, max_volume, need = limits
+    found, n, min_m20, exhaustive = done
+    out = []
+    for system in GENERAL_SYSTEMS:
+        if system not in systems:
+            continue
+        if not exhaustive and _cubic_done(found + out, n, min_m20):
+            tried[(system, "P")] = "skipped: a cubic cell indexes all"
+            continue
+        sols = index_system(
+            system, obs, tols, max_zero_shift, max_volume, need
+        )
+        tried[(system, "P")] = len(sols)
+        out += sols
+    return out
 
 
 def _prepared(
@@ -373,7 +421,7 @@ def _prefer(s):
     """Sort key among near-equal solutions: symmetry, centring, volume."""
     primitive = s.lattice.volume / len(CENTRING_POINTS[s.centring])
     return (
-        0 if s.system == "cubic" else 1,
+        _SYMMETRY_RANK.get(s.system, 5),
         _CENTRING_RANK[s.centring],
         primitive,
     )
@@ -395,7 +443,34 @@ def _rank(solutions):
         ]
         if cubic:
             top = min(cubic, key=lambda s: (-s.quality, _prefer(s)))
+    if top.system in GENERAL_SYSTEMS:
+        top = _more_symmetric(top, by_quality)
     return [top] + [s for s in by_quality if s is not top]
+
+
+def _more_symmetric(top, solutions):
+    """A more symmetric solution that indexes as many lines, if any.
+
+    Space-group absences let a smaller, lower-symmetry cell index every
+    line with fewer calculated lines, hence a higher M20 (anatase, I4_1/amd,
+    is indexed by a C-centred orthorhombic cell of half its volume).  As
+    the classic programs do, the more symmetric lattice wins when it
+    indexes as many lines with M20 >= 20 and at least 30 % of the best
+    figure, and its primitive cell is at most four times larger.
+    """
+    rank = _SYMMETRY_RANK.get(top.system, 5)
+    better = [
+        s
+        for s in solutions
+        if _SYMMETRY_RANK.get(s.system, 5) < rank
+        and s.unindexed <= top.unindexed
+        and s.m20 >= 20.0
+        and s.quality >= 0.3 * top.quality
+        and _prefer(s)[2] <= 4.01 * _prefer(top)[2]
+    ]
+    if not better:
+        return top
+    return min(better, key=lambda s: (_prefer(s)[0], -s.quality))
 
 
 def _refusal(solutions, tried, n, n_found, min_m20, max_unindexed, tolerance):

@@ -48,6 +48,9 @@ CENTRING_POINTS = {
         (0.5, 0.5, 0.0),
     ),
     "R": ((0.0, 0.0, 0.0), (2 / 3, 1 / 3, 1 / 3), (1 / 3, 2 / 3, 2 / 3)),
+    "C": ((0.0, 0.0, 0.0), (0.5, 0.5, 0.0)),
+    "A": ((0.0, 0.0, 0.0), (0.0, 0.5, 0.5)),
+    "B": ((0.0, 0.0, 0.0), (0.5, 0.0, 0.5)),
 }
 
 
@@ -88,8 +91,9 @@ def lattice_points(centring):
 
     Parameters
     ----------
-    centring : {"P", "I", "F", "R"}
-        R is the obverse rhombohedral centring of the hexagonal cell.
+    centring : {"P", "I", "F", "R", "C", "A", "B"}
+        R is the obverse rhombohedral centring of the hexagonal cell; C, A
+        and B the one-face centrings.
 
     Returns
     -------

@@ -1,0 +1,331 @@
+"""Indexing of tetragonal, orthorhombic and monoclinic patterns.
+
+Trial cells come from low-index assignments of the first lines, solved as
+linear systems in ``s = 1/d^2`` (:mod:`~diffpy.crystalnet.index.metric`):
+
+* tetragonal and orthorhombic: every choice of two (three) of the first
+  six lines, each given every design row with indices up to 3 (2): the
+  trial-and-error method of TREOR (Werner, Eriksson and Westdahl, J. Appl.
+  Cryst. 18, 367, 1985), batched;
+* monoclinic: first the three axial terms from lines taken as ``hk0`` or
+  ``0kl`` reflections (as for an orthorhombic cell), then the
+  ``2 a* c* cos(beta*)`` term from every line that the axial cell leaves
+  unindexed, taken as a low-index ``hkl`` with ``h l != 0``.
+
+The trials are scored by the number of the first lines they index within
+a loose tolerance (the zero shift is not known yet), the best are refined
+by least squares with a zero shift, the lattice centring is read from the
+systematic absences of the indexed lines (the centred lattice must index
+every line the primitive one does), and the cell is standardised with
+spglib, which also finds a higher metric symmetry (a tetragonal cell with
+``a = c`` is cubic).  Internal to :mod:`diffpy.crystalnet.index`; the
+driver is :func:`~diffpy.crystalnet.index.indexing.index_pattern`.
+"""
+
+import numpy as np
+
+from diffpy.crystalnet.index import metric
+from diffpy.crystalnet.index.solution import IndexingSolution, _figures
+
+__all__ = []
+
+#: best trials screened by a quick linear refinement, per crystal system
+N_SCREENED = 600
+#: best screened trials refined per crystal system
+N_REFINED = 40
+#: first lines whose assignments make trials
+N_FIRST = {"tetragonal": 6, "orthorhombic": 6, "monoclinic": 7}
+#: largest index of the assignments
+BASIS_HMAX = {"tetragonal": 3, "orthorhombic": 2}
+
+
+def _monoclinic_trials(s, n_first, tol, n_axial=1500):
+    """(A, B, C, E) trials: axial terms first, then the hl term."""
+    # axial rows: hk0 and 0kl reflections, whose s has no hl term
+    hkl = metric.hkl_table("orthorhombic", 2)
+    hkl = hkl[hkl[:, 0] * hkl[:, 2] == 0]
+    axial = metric.basis_trials(
+        "orthorhombic", s, n_first, rows=metric.design("orthorhombic", hkl)
+    )
+    axial = metric.unique_cells(axial)
+    vol = metric.volumes("orthorhombic", axial)
+    axial, vol = axial[np.isfinite(vol)], vol[np.isfinite(vol)]
+    if len(axial) == 0:
+        return np.zeros((0, 4))
+    n_use = min(s.size, 12)
+    mask = metric.indexed_mask(
+        "orthorhombic", axial, s[:n_use], tol[:n_use], hmax_cap=6
+    )
+    # the axial cell indexes only part of the lines: rank by lines indexed
+    # less half the calculated lines (estimated from the volume), not by
+    # lines alone, which large cells always win
+    s_max = float(s[n_use - 1])
+    n_calc = np.maximum(4 * np.pi / 3 * s_max**1.5 * vol / 8.0, 1.0)
+    counts = mask.sum(axis=1)
+    merit = np.where(counts >= 3, counts - 0.5 * n_calc, -np.inf)
+    order = np.argsort(-merit, kind="stable")[:n_axial]
+    rows = metric.hkl_table("monoclinic", 2)
+    rows = rows[rows[:, 0] * rows[:, 2] != 0]
+    x = metric.design("monoclinic", rows)  # (r, 4)
+    trials = []
+    for i in order:
+        left = np.flatnonzero(~mask[i])
+        if left.size == 0:
+            continue
+        # E = (s_i - h^2 A - k^2 B - l^2 C) / (h l), every line and row
+        rest = s[left, None] - (x[:, :3] @ axial[i])[None, :]
+        e = (rest / x[None, :, 3]).ravel()
+        a, c = axial[i, 0], axial[i, 2]
+        e = e[np.abs(e) < 2 * np.sqrt(a * c) * 0.999]
+        trials.append(
+            np.column_stack([np.repeat(axial[i][None, :], e.size, 0), e])
+        )
+    return np.concatenate(trials) if trials else np.zeros((0, 4))
+
+
+def _trials(system, s, tol):
+    if system == "monoclinic":
+        P = _monoclinic_trials(s, N_FIRST[system], tol)
+    else:
+        P = metric.basis_trials(
+            system, s, N_FIRST[system], hmax=BASIS_HMAX[system]
+        )
+    return metric.unique_cells(metric.canonical(system, P))
+
+
+def _match(s_obs, s_calc, tol):
+    j = np.clip(np.searchsorted(s_calc, s_obs), 1, len(s_calc) - 1)
+    left = np.abs(s_obs - s_calc[j - 1])
+    right = np.abs(s_obs - s_calc[j])
+    j = np.where(left <= right, j - 1, j)
+    return j, np.abs(s_obs - s_calc[j]) <= tol
+
+
+def _refine(system, p, obs, tol, centring, zero_bound):
+    """Least-squares cell (and zero shift) from the matched lines."""
+    from scipy.optimize import least_squares
+
+    k = metric.N_PARAMS[system]
+    free_zero = obs.wavelength is not None and zero_bound > 0
+    x0 = np.concatenate([np.asarray(p, float), [0.0]])
+    lo = np.concatenate([np.full(k, -np.inf), [-zero_bound]])
+    hi = np.concatenate([np.full(k, np.inf), [zero_bound]])
+    matched = None
+    for _ in range(3):
+        s_obs = obs.corrected_s(x0[k])
+        s_calc, hkl = metric.calc_lines(
+            system, x0[:k], centring, float(s_obs.max() + tol.max()) * 1.02
+        )
+        if s_calc.size < 2:
+            return None
+        j, ok = _match(s_obs, s_calc, tol)
+        if ok.sum() <= k:
+            return None
+        x = metric.design(system, hkl[j[ok]])
+
+        def resid(v, x=x, ok=ok):
+            zero = v[k] if free_zero else 0.0
+            return (obs.corrected_s(zero)[ok] - x @ v[:k]) / tol[ok]
+
+        if free_zero:
+            fit = least_squares(resid, x0, bounds=(lo, hi), x_scale="jac")
+            x0 = fit.x
+        else:
+            fit = least_squares(resid, x0[:k], x_scale="jac")
+            x0 = np.concatenate([fit.x, [0.0]])
+        matched = ok.sum()
+        if metric.lattice_of(system, x0[:k]) is None:
+            return None
+    return x0[:k], float(x0[k]), int(matched)
+
+
+def _conventional(system, p, centring):
+    """Standard conventional cell, its system and centring (spglib)."""
+    from pymatgen.core import Structure
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from diffpy.crystalnet.physics.lattice import CENTRING_POINTS
+
+    lattice = metric.lattice_of(system, p)
+    if lattice is None:
+        return None
+    points = CENTRING_POINTS[centring]
+    dummy = Structure(lattice, ["Cu"] * len(points), points)
+    tol = 2e-3 * min(lattice.abc)
+    try:
+        sga = SpacegroupAnalyzer(dummy, symprec=tol, angle_tolerance=0.3)
+        conv = sga.get_conventional_standard_structure()
+        symbol = sga.get_space_group_symbol()
+        found = sga.get_crystal_system()
+    except Exception:  # spglib failure: keep the cell as found
+        return lattice, system, centring
+    return conv.lattice, found, symbol[0]
+
+
+def _final(obs, lattice, centring, zero, tol):
+    """Figures of merit of a conventional cell, any system."""
+    gstar = np.linalg.inv(lattice.metric_tensor)
+    p = np.array(
+        [
+            gstar[0, 0],
+            gstar[1, 1],
+            gstar[2, 2],
+            2 * gstar[1, 2],
+            2 * gstar[0, 2],
+            2 * gstar[0, 1],
+        ]
+    )
+    s_obs = obs.corrected_s(zero)
+    cent = "P" if centring == "R" else centring
+    s_calc, hkl = metric.calc_lines(
+        "triclinic", p, cent, float(s_obs.max() + tol.max()) * 1.02
+    )
+    if centring == "R":  # obverse hexagonal setting: -h + k + l = 3n
+        keep = (-hkl[:, 0] + hkl[:, 1] + hkl[:, 2]) % 3 == 0
+        keep |= (hkl[:, 0] - hkl[:, 1] - hkl[:, 2]) % 3 == 0
+        s_calc, hkl = s_calc[keep], hkl[keep]
+    if s_calc.size < 2:
+        return None
+    j, ok = _match(s_obs, s_calc, tol)
+    return _figures(None, p, zero, obs, j, ok, s_calc, hkl, 20)
+
+
+def _solution(system, p, zero, obs, tol, centring):
+    conv = _conventional(system, p, centring)
+    if conv is None:
+        return None
+    lattice, found, cent = conv
+    res = _final(obs, lattice, cent, zero, tol)
+    if res is None:
+        return None
+    label = "trigonal" if cent == "R" else found
+    return IndexingSolution(
+        system=label,
+        centring=cent,
+        lattice=lattice,
+        zero_shift=zero,
+        m20=res["m20"],
+        f_n=res["f_n"],
+        indexed=res["indexed"],
+        unindexed=res["unindexed"],
+        n_lines=obs.q.size,
+        wavelength=obs.wavelength,
+        details=res["details"],
+    )
+
+
+def _best_centring(system, p, zero, obs, tol, n_primitive):
+    """The centring whose lattice indexes every line the primitive does,
+    with the best figure of merit (P when none does)."""
+    best, best_m20 = "P", -1.0
+    s_obs = obs.corrected_s(zero)
+    for cent in ("P",) + metric.CENTRINGS[system]:
+        s_calc, hkl = metric.calc_lines(
+            system, p, cent, float(s_obs.max() + tol.max()) * 1.02
+        )
+        if s_calc.size < 2:
+            continue
+        j, ok = _match(s_obs, s_calc, tol)
+        if ok.sum() < n_primitive:
+            continue
+        res = _figures(None, p, zero, obs, j, ok, s_calc, hkl, 20)
+        if res is not None and res["m20"] > best_m20 * 1.001:
+            best, best_m20 = cent, res["m20"]
+    return best
+
+
+def _screened(system, P, order, obs, tol_loose, tol):
+    """Trials re-ranked after a linear least-squares step each.
+
+    Each trial's cell is refined (no zero shift) on the lines it indexes
+    within the loose tolerance, then scored by the lines it indexes within
+    ``tol`` and a de Wolff figure ``s_n / (2 <|ds|> N_calc)``.
+    """
+    s_obs = obs.s
+    s_top = float(s_obs.max() + tol_loose.max()) * 1.02
+    keys = []
+    for i in order:
+        s_calc, hkl = metric.calc_lines(system, P[i], "P", s_top)
+        if s_calc.size < 2:
+            keys.append((0, 0.0))
+            continue
+        j, ok = _match(s_obs, s_calc, tol_loose)
+        x = metric.design(system, hkl[j[ok]])
+        if ok.sum() > x.shape[1]:
+            p = np.linalg.lstsq(x, s_obs[ok], rcond=None)[0]
+            if np.all(p[:3] > 0):
+                P[i] = p
+                s_calc, hkl = metric.calc_lines(system, p, "P", s_top)
+                if s_calc.size < 2:
+                    keys.append((0, 0.0))
+                    continue
+        j, ok = _match(s_obs, s_calc, tol)
+        n_ok = int(ok.sum())
+        if n_ok < 2:
+            keys.append((n_ok, 0.0))
+            continue
+        last = s_obs[ok][-1]
+        n_calc = np.count_nonzero(s_calc <= last * (1 + 1e-9))
+        mean_ds = float(np.mean(np.abs(s_obs[ok] - s_calc[j[ok]]))) + 1e-7
+        keys.append((n_ok, last / (2 * mean_ds * n_calc)))
+    rank = sorted(range(len(order)), key=lambda k: (-keys[k][0], -keys[k][1]))
+    return [order[k] for k in rank]
+
+
+def index_system(system, obs, tols, max_zero_shift, max_volume, need):
+    """Solutions of one lower-symmetry system.
+
+    Parameters
+    ----------
+    system : {"tetragonal", "orthorhombic", "monoclinic"}
+    obs : _Obs
+        The observed lines.
+    tols : tuple of numpy.ndarray
+        Tolerances in s: final, trial, first pass.
+    max_zero_shift : float
+        Bound of the zero shift in degrees.
+    max_volume : float
+        Largest conventional volume, angstrom^3.
+    need : int
+        Fewest lines a trial must index to be refined.
+
+    Returns
+    -------
+    list of IndexingSolution
+    """
+    tol_final, tol_trial, tol_first = tols
+    s = obs.s
+    P = _trials(system, s, tol_first)
+    vol = metric.volumes(system, P)
+    keep = np.isfinite(vol) & (vol <= max_volume) & (vol >= 5.0)
+    P, vol = P[keep], vol[keep]
+    if len(P) == 0:
+        return []
+    n_score = min(s.size, 20)
+    counts = metric.count_indexed(system, P, s[:n_score], tol_first[:n_score])
+    # most lines indexed first; among equals the smallest cell, which
+    # calculates the fewest lines (de Wolff's criterion)
+    order = np.lexsort((vol, -counts))
+    order = order[counts[order] >= min(need, n_score)][:N_SCREENED]
+    order = _screened(system, P, order, obs, tol_first, tol_trial)
+    solutions = []
+    for i in order[:N_REFINED]:
+        ref = _refine(system, P[i], obs, tol_trial, "P", max_zero_shift)
+        if ref is None:
+            continue
+        p, zero, _ = ref
+        ref = _refine(system, p, obs, tol_final, "P", max_zero_shift)
+        if ref is None:
+            continue
+        p, zero, n_matched = ref
+        vol = metric.volumes(system, p[None, :])[0]
+        if not np.isfinite(vol) or vol > max_volume:
+            continue
+        cent = _best_centring(system, p, zero, obs, tol_final, n_matched)
+        sol = _solution(system, p, zero, obs, tol_final, cent)
+        if sol is not None:
+            solutions.append(sol)
+    return solutions
+
+
+# End of file
