@@ -30,9 +30,9 @@ from diffpy.crystalnet.index.solution import IndexingSolution, _figures
 __all__ = []
 
 #: best trials screened by a quick linear refinement, per crystal system
-N_SCREENED = 600
+N_SCREENED = 300
 #: best screened trials refined per crystal system
-N_REFINED = 40
+N_REFINED = 20
 #: first lines whose assignments make trials
 N_FIRST = {"tetragonal": 6, "orthorhombic": 6, "monoclinic": 7}
 #: largest index of the assignments
@@ -83,9 +83,63 @@ def _monoclinic_trials(s, n_first, tol, n_axial=1500):
     return np.concatenate(trials) if trials else np.zeros((0, 4))
 
 
+def _zone_trials(s, n_first, tol, n_zone=1500):
+    """(A, B, C, E) trials: the h0l zone first, then the b* term.
+
+    The complement of :func:`_monoclinic_trials` for patterns whose first
+    lines are mostly ``h0l`` reflections (C-centred cells, short b).
+    """
+    hkl = metric.hkl_table("monoclinic", 2)
+    zone_rows = metric.design("monoclinic", hkl[hkl[:, 1] == 0])[:, [0, 2, 3]]
+    zone = metric.basis_trials("orthorhombic", s, n_first, rows=zone_rows)
+    a, c, e = zone.T if len(zone) else (np.zeros(0),) * 3
+    area = a * c - e * e / 4
+    zone, area = zone[area > 0], area[area > 0]
+    zone = metric.unique_cells(zone)
+    area = zone[:, 0] * zone[:, 1] - zone[:, 2] ** 2 / 4
+    if len(zone) == 0:
+        return np.zeros((0, 4))
+    n_use = min(s.size, 12)
+    s_max = float(s[n_use - 1])
+    # the zone as a monoclinic cell whose k != 0 lines lie out of range
+    flat = np.column_stack(
+        [zone[:, 0], np.full(len(zone), 10 * s_max), zone[:, 1], zone[:, 2]]
+    )
+    mask = metric.indexed_mask(
+        "monoclinic", flat, s[:n_use], tol[:n_use], hmax_cap=6
+    )
+    n_calc = np.maximum(np.pi * s_max / (2 * np.sqrt(area)), 1.0)
+    counts = mask.sum(axis=1)
+    merit = np.where(counts >= 3, counts - 0.5 * n_calc, -np.inf)
+    order = np.argsort(-merit, kind="stable")[:n_zone]
+    rows = metric.hkl_table("monoclinic", 2)
+    rows = rows[rows[:, 1] != 0]
+    x = metric.design("monoclinic", rows)
+    trials = []
+    for i in order:
+        left = np.flatnonzero(~mask[i])
+        if left.size == 0:
+            continue
+        A, C, E = zone[i]
+        rest = s[left, None] - (x[:, 0] * A + x[:, 2] * C + x[:, 3] * E)
+        b = (rest / x[None, :, 1]).ravel()
+        b = b[b > 0]
+        trials.append(
+            np.column_stack(
+                [np.full(b.size, A), b, np.full(b.size, C), np.full(b.size, E)]
+            )
+        )
+    return np.concatenate(trials) if trials else np.zeros((0, 4))
+
+
 def _trials(system, s, tol):
     if system == "monoclinic":
-        P = _monoclinic_trials(s, N_FIRST[system], tol)
+        P = np.concatenate(
+            [
+                _monoclinic_trials(s, N_FIRST[system], tol),
+                _zone_trials(s, N_FIRST[system], tol),
+            ]
+        )
     else:
         P = metric.basis_trials(
             system, s, N_FIRST[system], hmax=BASIS_HMAX[system]
@@ -303,10 +357,19 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
         return []
     n_score = min(s.size, 20)
     counts = metric.count_indexed(system, P, s[:n_score], tol_first[:n_score])
-    # most lines indexed first; among equals the smallest cell, which
-    # calculates the fewest lines (de Wolff's criterion)
-    order = np.lexsort((vol, -counts))
-    order = order[counts[order] >= min(need, n_score)][:N_SCREENED]
+    # one batched linear refinement of the trials that index enough lines,
+    # then the lines indexed within the tighter tolerance rank them; among
+    # equals the smallest cell, which calculates the fewest lines (de
+    # Wolff's criterion)
+    keep = counts >= min(need, n_score)
+    P, vol = P[keep], vol[keep]
+    P = metric.refine_batch(system, P, s[:n_score], tol_first[:n_score])
+    P = metric.unique_cells(metric.canonical(system, P), rel=1e-3)
+    vol = metric.volumes(system, P)
+    ok = np.isfinite(vol) & (vol <= max_volume) & (vol >= 5.0)
+    P, vol = P[ok], vol[ok]
+    counts = metric.count_indexed(system, P, s[:n_score], tol_trial[:n_score])
+    order = np.lexsort((vol, -counts))[:N_SCREENED]
     order = _screened(system, P, order, obs, tol_first, tol_trial)
     solutions = []
     for i in order[:N_REFINED]:

@@ -20,6 +20,7 @@ parameter vector, batched scoring.  Internal to
 
 import itertools
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -73,6 +74,7 @@ def allowed(hkl, centring):
     return np.ones(len(h), dtype=bool)
 
 
+@lru_cache(maxsize=64)
 def hkl_table(system, hmax):
     """One ``hkl`` per distinct ``s`` form of the system, indices <= hmax.
 
@@ -94,7 +96,9 @@ def hkl_table(system, hmax):
     else:
         first = np.where(h != 0, h, np.where(k != 0, k, l))
         keep = first > 0
-    return hkl[keep & nonzero]
+    out = hkl[keep & nonzero]
+    out.setflags(write=False)
+    return out
 
 
 def reciprocal_metric(system, p):
@@ -133,6 +137,8 @@ def volumes(system, P):
         det = P[:, 0] ** 2 * P[:, 1]
     elif system == "orthorhombic":
         det = np.prod(P[:, :3], axis=1)
+    elif system == "monoclinic":
+        det = P[:, 1] * (P[:, 0] * P[:, 2] - P[:, 3] ** 2 / 4)
     elif len(P) == 0:
         det = np.zeros(0)
     else:
@@ -246,6 +252,72 @@ def count_indexed(system, P, s_obs, tol, hmax_cap=12):
     return indexed_mask(system, P, s_obs, tol, hmax_cap).sum(axis=1)
 
 
+def refine_batch(system, P, s_obs, tol, hmax_cap=12, chunk=1024):
+    """One linear least-squares step for many cells at once.
+
+    Every observed line is given the ``hkl`` of the nearest calculated line
+    of each cell; lines within ``tol`` are fitted (weights ``1/tol^2``) and
+    the cell parameters solved from the normal equations.  Cells with too
+    few matched lines keep their parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        The refined ``(m, k)`` parameter vectors.
+    """
+    P = np.array(P, dtype=float)
+    m, k = P.shape
+    if m == 0:
+        return P
+    s_max = float(np.max(s_obs + tol))
+    smallest = np.min(P[:, :3], axis=1)
+    order = np.argsort(smallest)[::-1]
+    w = 1.0 / tol**2
+    for start in range(0, m, chunk):
+        sel = order[start : start + chunk]
+        low = smallest[sel].min()
+        if not low > 0:
+            continue
+        hmax = int(min(hmax_cap, math.ceil(math.sqrt(s_max / low))))
+        x_all = design(system, hkl_table(system, max(hmax, 1)))
+        calc = P[sel] @ x_all.T
+        perm = np.argsort(calc, axis=1)
+        calc = np.take_along_axis(calc, perm, axis=1)
+        n_h = calc.shape[1]
+        big = float(calc[:, -1].max()) + 1.0
+        offs = np.arange(len(sel))[:, None] * big
+        pos = np.searchsorted((calc + offs).ravel(), (offs + s_obs).ravel())
+        pos = pos.reshape(len(sel), -1) - np.arange(len(sel))[:, None] * n_h
+        left = np.clip(pos - 1, 0, n_h - 1)
+        right = np.clip(pos, 0, n_h - 1)
+        rows = np.arange(len(sel))[:, None]
+        dl = np.abs(calc[rows, left] - s_obs)
+        dr = np.abs(calc[rows, right] - s_obs)
+        near = np.where(dl <= dr, left, right)
+        ok = np.minimum(dl, dr) <= tol
+        x = x_all[perm[rows, near]]  # (c, n, k)
+        wt = ok * w
+        a = np.einsum("cn,cnk,cnj->ckj", wt, x, x)
+        b = np.einsum("cn,cnk,n->ck", wt, x, s_obs)
+        enough = ok.sum(axis=1) > k
+        a = a[enough] + 1e-12 * np.eye(k)
+        try:
+            sol = np.linalg.solve(a, b[enough][..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            continue
+        good = np.all(sol[:, :3] > 0, axis=1)
+        idx = sel[enough][good]
+        P[idx] = sol[good]
+    return P
+
+
+@lru_cache(maxsize=256)
+def _table(system, hmax, centring):
+    hkl = hkl_table(system, hmax)
+    hkl = hkl[allowed(hkl, centring)]
+    return hkl, design(system, hkl)
+
+
 def calc_lines(system, p, centring, s_max):
     """Calculated lines up to ``s_max``: sorted ``s`` and their ``hkl``."""
     smallest = float(np.min(np.asarray(p)[:3]))
@@ -253,9 +325,8 @@ def calc_lines(system, p, centring, s_max):
         return np.zeros(0), np.zeros((0, 3), dtype=int)
     hmax = max(1, int(math.ceil(math.sqrt(s_max / smallest))) + 1)
     hmax = min(hmax, 40)
-    hkl = hkl_table(system, hmax)
-    hkl = hkl[allowed(hkl, centring)]
-    s = design(system, hkl) @ np.asarray(p, dtype=float)
+    hkl, x = _table(system, hmax, centring)
+    s = x @ np.asarray(p, dtype=float)
     keep = (s > 0) & (s <= s_max)
     s, hkl = s[keep], hkl[keep]
     order = np.argsort(s, kind="stable")
