@@ -20,6 +20,7 @@ from diffpy.crystalnet.version import __version__
 #: does not break the others.
 SUBCOMMANDS = {
     "inspect": ("diffpy.crystalnet.cli.inspect", "inspect"),
+    "index": ("diffpy.crystalnet.cli.index", "index"),
     "dataset": ("diffpy.crystalnet.cli.dataset", "dataset"),
     "train": ("diffpy.crystalnet.cli.train", "train"),
     "evaluate": ("diffpy.crystalnet.cli.evaluate", "evaluate"),

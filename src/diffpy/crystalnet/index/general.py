@@ -32,7 +32,7 @@ __all__ = []
 #: best trials screened by a quick linear refinement, per crystal system
 N_SCREENED = 300
 #: best screened trials refined per crystal system
-N_REFINED = 20
+N_REFINED = 12
 #: first lines whose assignments make trials
 N_FIRST = {"tetragonal": 6, "orthorhombic": 6, "monoclinic": 7}
 #: largest index of the assignments
@@ -356,6 +356,14 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     if len(P) == 0:
         return []
     n_score = min(s.size, 20)
+    # a cheap first cut on the first ten lines (up to three may be
+    # impurities or misfits), then all the lines
+    n_a = min(s.size, 10)
+    counts = metric.count_indexed(
+        system, P, s[:n_a], tol_first[:n_a], hmax_cap=6
+    )
+    keep = counts >= max(n_a - 3, 3)
+    P, vol = P[keep], vol[keep]
     counts = metric.count_indexed(system, P, s[:n_score], tol_first[:n_score])
     # one batched linear refinement of the trials that index enough lines,
     # then the lines indexed within the tighter tolerance rank them; among

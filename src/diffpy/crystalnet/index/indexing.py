@@ -405,10 +405,12 @@ def _dedupe(solutions):
     for s in sorted(solutions, key=lambda s: -s.quality):
         same = False
         for t in out:
+            rtol = 1e-3 if s.system in GENERAL_SYSTEMS else 1e-4
             if (
                 t.system == s.system
                 and t.centring == s.centring
-                and np.allclose(t.lattice.abc, s.lattice.abc, rtol=1e-4)
+                and np.allclose(t.lattice.abc, s.lattice.abc, rtol=rtol)
+                and np.allclose(t.lattice.angles, s.lattice.angles, atol=0.05)
             ):
                 same = True
                 break

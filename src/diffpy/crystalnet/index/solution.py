@@ -17,20 +17,36 @@ from diffpy.crystalnet.physics.lattice import CENTRING_POINTS
 __all__ = ["IndexingSolution"]
 
 
+#: first letter of the Bravais symbol of each crystal system
+_FAMILY = {
+    "cubic": "c",
+    "hexagonal": "h",
+    "trigonal": "h",
+    "tetragonal": "t",
+    "orthorhombic": "o",
+    "monoclinic": "m",
+    "triclinic": "a",
+}
+
+
 @dataclass(eq=False)
 class IndexingSolution:
     """An indexed cell.
 
     Attributes
     ----------
-    system : {"cubic", "trigonal", "hexagonal"}
-        Crystal system of the lattice (trigonal and hexagonal P lattices
-        are the same; the label follows the systems asked for).
-    centring : {"P", "I", "F", "R"}
+    system : str
+        Crystal system of the lattice: ``"cubic"``, ``"trigonal"``,
+        ``"hexagonal"`` (trigonal and hexagonal P lattices are the same;
+        the label follows the systems asked for), ``"tetragonal"``,
+        ``"orthorhombic"`` or ``"monoclinic"``.
+    centring : {"P", "I", "F", "R", "C"}
         Lattice centring; R is the rhombohedral lattice in the obverse
-        hexagonal setting (-h + k + l = 3n).
+        hexagonal setting (-h + k + l = 3n), C the one-face centring of
+        the standard orthorhombic and monoclinic cells.
     lattice : pymatgen.core.Lattice
-        Conventional cell refined by least squares.
+        Conventional cell refined by least squares (spglib's standard
+        setting for the lower-symmetry systems).
     zero_shift : float
         Refined 2-theta zero shift in degrees (observed = true + shift); 0
         when the pattern has no wavelength.
@@ -80,8 +96,9 @@ class IndexingSolution:
 
     @property
     def symbol(self):
-        """Bravais lattice symbol (cP, cI, cF, hR, hP)."""
-        return ("c" if self.system == "cubic" else "h") + self.centring
+        """Bravais lattice symbol (cP, cI, cF, hR, hP, tP, tI, oP, oC, oI,
+        oF, mP, mC, aP)."""
+        return _FAMILY.get(self.system, "a") + self.centring
 
     def primitive_lattice(self):
         """The primitive cell exactly as :func:`cmed_cell` gives it.
@@ -111,10 +128,26 @@ class IndexingSolution:
         -------
         str
         """
+        a, b, c, alpha, beta, gamma = self.lattice.parameters
         if self.system == "cubic":
             cell = f"a = {self.a:.5f} A"
-        else:
+        elif self.system in ("hexagonal", "trigonal"):
             cell = f"a = {self.a:.5f} A, c = {self.c:.5f} A (hexagonal axes)"
+        elif self.system == "tetragonal":
+            cell = f"a = {a:.5f} A, c = {c:.5f} A"
+        elif self.system == "orthorhombic":
+            cell = f"a = {a:.5f} A, b = {b:.5f} A, c = {c:.5f} A"
+        elif self.system == "monoclinic":
+            cell = (
+                f"a = {a:.5f} A, b = {b:.5f} A, c = {c:.5f} A, "
+                f"beta = {beta:.3f} deg"
+            )
+        else:
+            cell = (
+                f"a = {a:.5f} A, b = {b:.5f} A, c = {c:.5f} A, "
+                f"alpha = {alpha:.3f}, beta = {beta:.3f}, "
+                f"gamma = {gamma:.3f} deg"
+            )
         fn = ""
         if self.f_n is not None:
             fn = (

@@ -1,0 +1,160 @@
+"""``diffpy.crystalnet index``: the ranked cells of a powder pattern."""
+
+import json
+from pathlib import Path
+
+import click
+
+from diffpy.crystalnet.errors import CrystalNetInputError
+
+#: crystal systems searched by default
+DEFAULT_SYSTEMS = (
+    "cubic",
+    "trigonal",
+    "hexagonal",
+    "tetragonal",
+    "orthorhombic",
+    "monoclinic",
+)
+
+
+def solution_record(rank, sol):
+    """One indexing solution as plain values (the ``--json`` record).
+
+    Parameters
+    ----------
+    rank : int
+        1 for the best.
+    sol : IndexingSolution
+
+    Returns
+    -------
+    dict
+    """
+    a, b, c, alpha, beta, gamma = (float(v) for v in sol.lattice.parameters)
+    return dict(
+        rank=rank,
+        system=sol.system,
+        centring=sol.centring,
+        bravais=sol.symbol,
+        cell=dict(a=a, b=b, c=c, alpha=alpha, beta=beta, gamma=gamma),
+        volume=float(sol.lattice.volume),
+        zero_shift=float(sol.zero_shift),
+        m20=float(sol.m20),
+        f_n=None if sol.f_n is None else float(sol.f_n),
+        indexed=len(sol.indexed),
+        unindexed=int(sol.unindexed),
+        lines=[
+            dict(hkl=list(hkl), q_obs=q_obs, q_calc=q_calc)
+            for hkl, q_obs, q_calc in sol.indexed
+        ],
+    )
+
+
+def format_solutions(solutions):
+    """The ranked solutions as a text table.
+
+    Parameters
+    ----------
+    solutions : list of IndexingSolution
+
+    Returns
+    -------
+    str
+    """
+    head = (
+        f"{'rank':>4s}  {'lattice':7s}  {'a':>9s} {'b':>9s} {'c':>9s} "
+        f"{'alpha':>7s} {'beta':>7s} {'gamma':>7s} {'volume':>9s} "
+        f"{'M20':>7s} {'F_N':>7s} {'indexed':>8s}"
+    )
+    rows = [head, "-" * len(head)]
+    for k, sol in enumerate(solutions, 1):
+        a, b, c, al, be, ga = sol.lattice.parameters
+        fn = "-" if sol.f_n is None else f"{sol.f_n:7.1f}"
+        n = len(sol.indexed)
+        rows.append(
+            f"{k:4d}  {sol.symbol:7s}  {a:9.5f} {b:9.5f} {c:9.5f} "
+            f"{al:7.3f} {be:7.3f} {ga:7.3f} {sol.lattice.volume:9.2f} "
+            f"{sol.m20:7.1f} {fn:>7s} {n:4d}/{n + sol.unindexed:<3d}"
+        )
+    return "\n".join(rows)
+
+
+@click.command("index")
+@click.argument("pattern", type=click.Path(path_type=Path))
+@click.option(
+    "--wavelength",
+    "-w",
+    default=None,
+    help="Angstrom or a line name (CuKa1, MoKa); overrides the file.",
+)
+@click.option(
+    "--systems",
+    default=",".join(DEFAULT_SYSTEMS),
+    show_default=True,
+    help="Comma-separated crystal systems to search.",
+)
+@click.option(
+    "--max-peaks",
+    type=int,
+    default=20,
+    show_default=True,
+    help="Index the first N peaks.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=None,
+    help="Largest 2-theta error of an indexed line, degrees "
+    "(default from the peak widths, at least 0.04).",
+)
+@click.option(
+    "--solutions",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Cells to list.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON instead of a table."
+)
+def index(
+    pattern, wavelength, systems, max_peaks, tolerance, solutions, as_json
+):
+    """Index PATTERN: its ranked unit cells with figures of merit.
+
+    Finds the peaks, tries every crystal system asked for and prints the
+    cells best first (Bravais lattice, conventional cell, de Wolff M20,
+    Smith-Snyder F_N, lines indexed).  A pattern no cell indexes well
+    enough is refused with the best attempt (exit status 2).
+    """
+    from diffpy.crystalnet.index.indexing import index_pattern
+    from diffpy.crystalnet.io.patterns import load_pattern
+
+    if not pattern.is_file():
+        raise CrystalNetInputError("no such file", pattern)
+    if solutions < 1:
+        raise CrystalNetInputError("must be at least 1", "--solutions")
+    chosen = tuple(s.strip() for s in systems.split(",") if s.strip())
+    data = load_pattern(pattern, wavelength=wavelength)
+    found = index_pattern(
+        data,
+        systems=chosen,
+        max_peaks=max_peaks,
+        tolerance=tolerance,
+        max_solutions=solutions,
+    )
+    if as_json:
+        payload = dict(
+            pattern=str(pattern),
+            wavelength=data.wavelength,
+            systems=list(chosen),
+            solutions=[solution_record(k, s) for k, s in enumerate(found, 1)],
+        )
+        click.echo(json.dumps(payload, indent=1))
+        return
+    wl = "none" if data.wavelength is None else f"{data.wavelength:g} A"
+    click.echo(f"{pattern}: wavelength {wl}; {len(found)} cell(s)")
+    click.echo(format_solutions(found))
+    best = found[0]
+    click.echo(f"best: {best.describe()}")
