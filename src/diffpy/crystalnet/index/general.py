@@ -35,6 +35,8 @@ N_SCREENED = 300
 N_REFINED = 12
 #: first lines whose assignments make trials
 N_FIRST = {"tetragonal": 6, "orthorhombic": 6, "monoclinic": 7}
+#: largest index of the reflections that score the trials
+HMAX_CAP = {"tetragonal": 12, "orthorhombic": 12, "monoclinic": 8}
 #: largest index of the assignments
 BASIS_HMAX = {"tetragonal": 3, "orthorhombic": 2}
 
@@ -364,19 +366,26 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     )
     keep = counts >= max(n_a - 3, 3)
     P, vol = P[keep], vol[keep]
-    counts = metric.count_indexed(system, P, s[:n_score], tol_first[:n_score])
+    cap = HMAX_CAP[system]
+    counts = metric.count_indexed(
+        system, P, s[:n_score], tol_first[:n_score], hmax_cap=cap
+    )
     # one batched linear refinement of the trials that index enough lines,
     # then the lines indexed within the tighter tolerance rank them; among
     # equals the smallest cell, which calculates the fewest lines (de
     # Wolff's criterion)
     keep = counts >= min(need, n_score)
     P, vol = P[keep], vol[keep]
-    P = metric.refine_batch(system, P, s[:n_score], tol_first[:n_score])
+    P = metric.refine_batch(
+        system, P, s[:n_score], tol_first[:n_score], hmax_cap=cap
+    )
     P = metric.unique_cells(metric.canonical(system, P), rel=1e-3)
     vol = metric.volumes(system, P)
     ok = np.isfinite(vol) & (vol <= max_volume) & (vol >= 5.0)
     P, vol = P[ok], vol[ok]
-    counts = metric.count_indexed(system, P, s[:n_score], tol_trial[:n_score])
+    counts = metric.count_indexed(
+        system, P, s[:n_score], tol_trial[:n_score], hmax_cap=cap
+    )
     order = np.lexsort((vol, -counts))[:N_SCREENED]
     order = _screened(system, P, order, obs, tol_first, tol_trial)
     solutions = []
