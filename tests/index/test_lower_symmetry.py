@@ -1,0 +1,176 @@
+"""Indexing of tetragonal, orthorhombic and monoclinic patterns."""
+
+import json
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from diffpy.crystalnet.cli import main
+from diffpy.crystalnet.index import metric
+from diffpy.crystalnet.index.indexing import IndexingError, index_pattern
+from diffpy.crystalnet.physics.simulator import simulate_pattern
+
+ALL = (
+    "cubic",
+    "trigonal",
+    "hexagonal",
+    "tetragonal",
+    "orthorhombic",
+    "monoclinic",
+)
+
+CASES = {
+    "rutile": (
+        "P4_2/mnm",
+        Lattice.tetragonal(4.594, 2.959),
+        ["Ti", "O"],
+        [[0, 0, 0], [0.305, 0.305, 0]],
+        "tP",
+    ),
+    "anatase": (
+        "I4_1/amd",
+        Lattice.tetragonal(3.785, 9.514),
+        ["Ti", "O"],
+        [[0, 0.75, 0.125], [0, 0.75, 0.3333]],
+        "tI",
+    ),
+    "Cmcm": (
+        "Cmcm",
+        Lattice.orthorhombic(3.9, 10.2, 4.3),
+        ["Sr", "Ni"],
+        [[0, 0.1, 0.25], [0, 0.4, 0.25]],
+        "oC",
+    ),
+    "P2_1/c": (
+        "P2_1/c",
+        Lattice.monoclinic(5.1, 6.3, 7.4, 104.0),
+        ["Zn", "Cl"],
+        [[0.21, 0.13, 0.33], [0.71, 0.42, 0.12]],
+        "mP",
+    ),
+    "C2/m": (
+        "C2/m",
+        Lattice.monoclinic(9.7, 3.8, 6.1, 112.0),
+        ["Ba", "S"],
+        [[0.13, 0, 0.31], [0.42, 0, 0.77]],
+        "mC",
+    ),
+}
+
+
+def _structure(name):
+    group, lattice, species, coords, _ = CASES[name]
+    return Structure.from_spacegroup(group, lattice, species, coords)
+
+
+def _conventional(structure):
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    sga = SpacegroupAnalyzer(structure, symprec=0.01)
+    return sga.get_conventional_standard_structure().lattice.parameters
+
+
+def _lab(structure, seed):
+    """A Cu K-alpha lab scan: doublet, background, zero shift, noise."""
+    profile = dict(
+        u=0.004,
+        v=-0.002,
+        w=0.0015,
+        crystallite_size=150.0,
+        zero_shift=0.03,
+        background=(260, -110, 45),
+        noise="poisson",
+        seed=seed,
+        intensity_max=2e4,
+        kalpha2=True,
+    )
+    return simulate_pattern(structure, "CuKa", (10, 90), profile=profile)
+
+
+def _same_cell(sol, truth, rtol=1e-3):
+    got = sol.lattice.parameters
+    return all(abs(g / t - 1) <= rtol for g, t in zip(got[:3], truth[:3]))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_bravais_type_from_exact_positions(name):
+    structure = _structure(name)
+    sticks = simulate_pattern(structure, "CuKa1", (10, 90)).to_pattern()
+    best = index_pattern(sticks, systems=ALL)[0]
+    assert best.symbol == CASES[name][4]
+    assert _same_cell(best, _conventional(structure), rtol=1e-4)
+    assert best.unindexed == 0 and best.m20 > 100
+
+
+def test_orthorhombic_lab_scan_with_zero_shift():
+    pbso4 = Structure.from_spacegroup(
+        "Pnma",
+        Lattice.orthorhombic(8.48, 5.40, 6.96),
+        ["Pb", "S", "O", "O", "O"],
+        [
+            [0.188, 0.25, 0.167],
+            [0.437, 0.25, 0.684],
+            [0.595, 0.25, 0.597],
+            [0.319, 0.25, 0.543],
+            [0.420, 0.027, 0.810],
+        ],
+    )
+    best = index_pattern(_lab(pbso4, 1), systems=ALL)[0]
+    assert best.symbol == "oP"
+    assert _same_cell(best, _conventional(pbso4))
+    assert best.zero_shift == pytest.approx(0.03, abs=0.02)
+    assert best.m20 > 20 and best.f_n is not None
+
+
+def test_metric_round_trip():
+    # parameters -> lattice -> reciprocal metric gives the same s values
+    lattice = Lattice.monoclinic(5.1, 6.3, 7.4, 104.0)
+    g = np.linalg.inv(lattice.metric_tensor)
+    p = np.array([g[0, 0], g[1, 1], g[2, 2], 2 * g[0, 2]])
+    back = metric.lattice_of("monoclinic", p)
+    assert np.allclose(back.parameters, lattice.parameters)
+    hkl = metric.hkl_table("monoclinic", 3)
+    s = metric.design("monoclinic", hkl) @ p
+    d = np.array([lattice.d_hkl(v) for v in hkl])
+    assert np.allclose(s, 1 / d**2)
+    # centring conditions
+    assert metric.allowed(np.array([[1, 1, 0], [1, 0, 0]]), "C").tolist() == [
+        True,
+        False,
+    ]
+
+
+def test_noise_is_refused_with_all_systems():
+    rng = np.random.default_rng(5)
+    from diffpy.crystalnet.physics.pattern import Pattern
+
+    q = np.sort(rng.uniform(1.0, 5.0, 20))
+    sticks = Pattern(
+        x=q,
+        intensity=rng.uniform(0.1, 1.0, 20),
+        xtype="q",
+        kind="sticks",
+        source="random sticks",
+    )
+    with pytest.raises(IndexingError, match="random sticks"):
+        index_pattern(sticks, systems=ALL)
+
+
+def test_index_command(tmp_path, capsys):
+    structure = _structure("Cmcm")
+    pattern = _lab(structure, 3)
+    path = tmp_path / "cmcm.xye"
+    rows = "\n".join(
+        f"{x:.4f} {y:.3f}" for x, y in zip(pattern.x, pattern.intensity)
+    )
+    path.write_text("# wavelength = 1.54184\n" + rows + "\n")
+    assert main(["index", str(path), "--solutions", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "oC" in out and "best: orthorhombic C" in out
+    assert main(["index", str(path), "--json", "--solutions", "1"]) == 0
+    record = json.loads(capsys.readouterr().out)["solutions"][0]
+    assert record["bravais"] == "oC" and record["unindexed"] == 0
+    assert record["cell"]["b"] == pytest.approx(10.2, rel=1e-3)
+    assert main(["index", str(tmp_path / "missing.xy")]) == 2
+    assert "no such file" in capsys.readouterr().err
