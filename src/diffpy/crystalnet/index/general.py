@@ -35,6 +35,8 @@ N_SCREENED = 300
 N_REFINED = 12
 #: first lines whose assignments make trials
 N_FIRST = {"tetragonal": 6, "orthorhombic": 6, "monoclinic": 7}
+#: shortest conventional cell edge of a solution, angstrom (as for cubic)
+MIN_EDGE = 2.0
 #: largest index of the reflections that score the trials
 HMAX_CAP = {"tetragonal": 12, "orthorhombic": 12, "monoclinic": 8}
 #: largest index of the assignments
@@ -157,13 +159,13 @@ def _match(s_obs, s_calc, tol):
     return j, np.abs(s_obs - s_calc[j]) <= tol
 
 
-def _refine(system, p, obs, tol, centring, zero_bound):
+def _refine(system, p, obs, tol, centring, zero_bound, zero=0.0):
     """Least-squares cell (and zero shift) from the matched lines."""
     from scipy.optimize import least_squares
 
     k = metric.N_PARAMS[system]
     free_zero = obs.wavelength is not None and zero_bound > 0
-    x0 = np.concatenate([np.asarray(p, float), [0.0]])
+    x0 = np.concatenate([np.asarray(p, float), [zero if free_zero else 0.0]])
     lo = np.concatenate([np.full(k, -np.inf), [-zero_bound]])
     hi = np.concatenate([np.full(k, np.inf), [zero_bound]])
     matched = None
@@ -251,6 +253,8 @@ def _solution(system, p, zero, obs, tol, centring):
     if conv is None:
         return None
     lattice, found, cent = conv
+    if min(lattice.abc) < MIN_EDGE:
+        return None
     res = _final(obs, lattice, cent, zero, tol)
     if res is None:
         return None
@@ -394,7 +398,7 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
         if ref is None:
             continue
         p, zero, _ = ref
-        ref = _refine(system, p, obs, tol_final, "P", max_zero_shift)
+        ref = _refine(system, p, obs, tol_final, "P", max_zero_shift, zero)
         if ref is None:
             continue
         p, zero, n_matched = ref
