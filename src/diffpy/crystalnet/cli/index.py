@@ -75,7 +75,7 @@ def format_solutions(solutions):
         rows.append(
             f"{k:4d}  {sol.symbol:7s}  {a:9.5f} {b:9.5f} {c:9.5f} "
             f"{al:7.3f} {be:7.3f} {ga:7.3f} {sol.lattice.volume:9.2f} "
-            f"{sol.m20:7.1f} {fn:>7s} {n:4d}/{n + sol.unindexed:<3d}"
+            f"{sol.m20:7.1f} {fn:>7s} {n:4d}/{n + sol.unindexed:<3d}".rstrip()
         )
     return "\n".join(rows)
 
