@@ -123,6 +123,22 @@ def test_orthorhombic_lab_scan_with_zero_shift():
     assert best.m20 > 20 and best.f_n is not None
 
 
+@pytest.mark.parametrize(
+    "name, symbol",
+    [("P2_1/c", "P 1 21/c 1"), ("Cmcm", "C - c -"), ("C2/m", "C 1 2 1")],
+)
+def test_extinction_symbols(name, symbol):
+    from diffpy.crystalnet.index.extinction import rank_extinction_symbols
+
+    structure = _structure(name)
+    sticks = simulate_pattern(structure, "CuKa1", (10, 90)).to_pattern()
+    best = index_pattern(sticks, systems=ALL)[0]
+    ranked = rank_extinction_symbols(best)
+    assert ranked[0].symbol == symbol
+    assert ranked[0].probability > 0.5
+    assert sum(e.probability for e in ranked) == pytest.approx(1.0)
+
+
 def test_metric_round_trip():
     # parameters -> lattice -> reciprocal metric gives the same s values
     lattice = Lattice.monoclinic(5.1, 6.3, 7.4, 104.0)
@@ -168,9 +184,11 @@ def test_index_command(tmp_path, capsys):
     assert main(["index", str(path), "--solutions", "3"]) == 0
     out = capsys.readouterr().out
     assert "oC" in out and "best: orthorhombic C" in out
+    assert "extinction symbols of the best cell: C - c -" in out
     assert main(["index", str(path), "--json", "--solutions", "1"]) == 0
     record = json.loads(capsys.readouterr().out)["solutions"][0]
     assert record["bravais"] == "oC" and record["unindexed"] == 0
+    assert record["extinction_symbols"][0]["symbol"] == "C - c -"
     assert record["cell"]["b"] == pytest.approx(10.2, rel=1e-3)
     assert main(["index", str(tmp_path / "missing.xy")]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -18,6 +18,21 @@ DEFAULT_SYSTEMS = (
 )
 
 
+def _extinctions(sol, limit=3):
+    """The best extinction symbols of a solution as plain values."""
+    from diffpy.crystalnet.index.extinction import rank_extinction_symbols
+
+    return [
+        dict(
+            symbol=e.symbol,
+            probability=e.probability,
+            conditions=list(e.conditions),
+            absent=e.absent,
+        )
+        for e in rank_extinction_symbols(sol, max_symbols=limit)
+    ]
+
+
 def solution_record(rank, sol):
     """One indexing solution as plain values (the ``--json`` record).
 
@@ -44,6 +59,7 @@ def solution_record(rank, sol):
         f_n=None if sol.f_n is None else float(sol.f_n),
         indexed=len(sol.indexed),
         unindexed=int(sol.unindexed),
+        extinction_symbols=_extinctions(sol),
         lines=[
             dict(hkl=list(hkl), q_obs=q_obs, q_calc=q_calc)
             for hkl, q_obs, q_calc in sol.indexed
@@ -123,10 +139,11 @@ def index(
 ):
     """Index PATTERN: its ranked unit cells with figures of merit.
 
-    Finds the peaks, tries every crystal system asked for and prints the
-    cells best first (Bravais lattice, conventional cell, de Wolff M20,
-    Smith-Snyder F_N, lines indexed).  A pattern no cell indexes well
-    enough is refused with the best attempt (exit status 2).
+    Finds the peaks, tries every crystal system asked for and prints the cells
+    best first (Bravais lattice, conventional cell, de Wolff M20, Smith-Snyder
+    F_N, lines indexed) and the extinction symbols that the absences of the
+    best cell's reflections suggest.  A pattern no cell indexes well enough is
+    refused with the best attempt (exit status 2).
     """
     from diffpy.crystalnet.index.indexing import index_pattern
     from diffpy.crystalnet.io.patterns import load_pattern
@@ -158,3 +175,7 @@ def index(
     click.echo(format_solutions(found))
     best = found[0]
     click.echo(f"best: {best.describe()}")
+    symbols = ", ".join(
+        f"{e['symbol']} ({e['probability']:.0%})" for e in _extinctions(best)
+    )
+    click.echo(f"extinction symbols of the best cell: {symbols}")
