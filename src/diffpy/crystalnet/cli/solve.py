@@ -41,6 +41,14 @@ from diffpy.crystalnet.errors import CrystalNetInputError
     help="Centring of --lattice/--cell (default: from the peaks).",
 )
 @click.option(
+    "--systems",
+    default="cubic,trigonal",
+    show_default=True,
+    help="Crystal systems the indexing tries (without --lattice/--cell): "
+    "any of cubic, trigonal, hexagonal, tetragonal, orthorhombic, "
+    "monoclinic.",
+)
+@click.option(
     "--lattice-solutions",
     type=int,
     default=3,
@@ -184,6 +192,9 @@ def _settings(opts, pattern):
     return SolveSettings.from_options(
         lattice=lattice,
         centring=opts["centring"],
+        systems=tuple(
+            name.strip() for name in opts["systems"].split(",") if name.strip()
+        ),
         lattice_solutions=opts["lattice_solutions"],
         samples=opts["samples"],
         seed=opts["seed"],
