@@ -20,17 +20,53 @@ with IndexingError count as failures.
 Optionally ``--measured PATH:WAVELENGTH ...`` indexes measured files too and
 prints the best solution (wavelength as a number or a line name).
 
+Reference (``--reference cellexplorer``)
+----------------------------------------
+The same peak list (the first ``--max-peaks`` lines found by ``find_peaks``,
+the lines ``index_pattern`` uses) is also indexed by ``CellExplorer``, the
+DICVOL-like dichotomy search of ObjCryst++/FOX, through ``pyobjcryst``
+(optional: when it cannot be imported the benchmark says so and runs without
+it; diffpy.crystalnet itself never uses it).  The search follows FOX's
+"quick" indexing: the crystal systems that ``index_pattern`` searches (with
+``--systems all``: cubic P, I, F; tetragonal P, I; rhombohedral; hexagonal;
+orthorhombic P, I, A, B, C, F; monoclinic P, C, I, A), from high to low
+symmetry, volume window per lattice from ``EstimateCellVolume`` (kappa 1.5
+to 0.4, at most 5000 A^3), cell lengths 2-25 A, monoclinic angle 90-140
+deg, ``DicVol(10, 4, 50, 6)``, and lower symmetries are skipped once a
+solution scores above 50 (every centring of a crystal system is searched:
+FOX skips I, F, C, ... when P scored above 50 already, so that a centred
+lattice was found as P); then again allowing 1, 2, ... spurious lines
+(``--reference-spurious``, default 2 like ``index_pattern``'s
+``max_unindexed``) while no solution scores above 50.  Each line gets a
+window of +-``--reference-error`` degrees 2-theta (default 0.06; CellExplorer
+does not search a zero shift, and the simulated patterns have one of up to
+0.05 deg).  Its solutions are ranked by CellExplorer's score, each cell is
+standardised with spglib (a dummy structure with one atom per lattice point,
+as ``index_pattern`` does) and scored with the same criterion; duplicates
+after standardisation are dropped.  CellExplorer has no R-centred hexagonal
+lattice and its rhombohedral search is unfinished (marked TODO in
+ObjCryst++; it finds nothing), so it gives hR lattices as hP.  Each search
+runs in a forked process and is stopped after ``--reference-timeout``
+seconds (counted as refused).  The reference times are those of
+CellExplorer alone; ours include the peak search.
+
 Usage::
 
     python benchmarks/bench_indexing.py --limit 60
     python benchmarks/bench_indexing.py --systems all --limit 20 \
         --csv ../shared/data/structures/mp20_dev/test.csv
     python benchmarks/bench_indexing.py --measured scan.xy:CuKa
+    python benchmarks/bench_indexing.py --systems all --limit 3 --cu-only \
+        --reference cellexplorer
 """
 
 import argparse
+import io
+import math
+import os
 import statistics
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -101,9 +137,42 @@ def structures(limit, decorate, seed, systems, csv=None):
     return out
 
 
+def _profile(rng):
+    """Random lab profile settings of one simulated pattern."""
+    return dict(
+        u=0.004,
+        v=-0.002,
+        w=0.0015,
+        crystallite_size=float(rng.uniform(60, 300)),
+        microstrain=3e-4,
+        zero_shift=float(rng.uniform(-0.05, 0.05)),
+        background=(260, -110, 45, -12),
+        noise="poisson",
+        seed=int(rng.integers(1 << 30)),
+        intensity_max=float(rng.uniform(3e3, 3e4)),
+        kalpha2=True,
+    )
+
+
+def _scored(sols, ref, rtol, dt, err, record):
+    """Result row: top-1, top-5, seconds, truth, solutions, error, record."""
+    top1 = bool(sols) and is_right(sols[0], ref, rtol)
+    anyw = any(is_right(s, ref, rtol) for s in sols[:5])
+    return (top1, anyw, dt, ref, sols, err, record)
+
+
+def _miss(row, label):
+    """One line about a pattern whose first solution is wrong."""
+    _, _, _, ref, sols, err, record = row
+    got = sols[0].describe()[:90] if sols else f"refused ({err})"[:90]
+    cell = " ".join(f"{v:.4f}" for v in ref[1])
+    print(f"  miss {label} {record.id} {ref[2]} {cell}: {got}")
+
+
 def run(args):
     from diffpy.crystalnet import simulate_pattern
     from diffpy.crystalnet.index.indexing import IndexingError, index_pattern
+    from diffpy.crystalnet.index.peak_search import find_peaks
 
     rng = np.random.default_rng(args.seed)
     setups = {"CuKa 10-90": ("CuKa", (10, 90)), "MoKa 5-60": ("MoKa", (5, 60))}
@@ -115,6 +184,8 @@ def run(args):
         if args.systems == "all"
         else tuple(args.systems.split(","))
     )
+    reference = _reference(args, systems)
+    ref_results = {k: [] for k in setups}
     records = structures(
         args.limit, args.decorate, args.seed, systems, args.csv
     )
@@ -122,36 +193,38 @@ def run(args):
     for record in records:
         ref = truth(record.structure)
         for name, (line, rng_tt) in setups.items():
-            prof = dict(
-                u=0.004,
-                v=-0.002,
-                w=0.0015,
-                crystallite_size=float(rng.uniform(60, 300)),
-                microstrain=3e-4,
-                zero_shift=float(rng.uniform(-0.05, 0.05)),
-                background=(260, -110, 45, -12),
-                noise="poisson",
-                seed=int(rng.integers(1 << 30)),
-                intensity_max=float(rng.uniform(3e3, 3e4)),
-                kalpha2=True,
-            )
             pattern = simulate_pattern(
-                record.structure, line, rng_tt, profile=prof
+                record.structure, line, rng_tt, profile=_profile(rng)
             )
             t0 = time.perf_counter()
+            peaks = find_peaks(pattern)
             try:
-                sols = index_pattern(pattern, systems=systems)
+                sols = index_pattern(
+                    peaks, systems=systems, max_peaks=args.max_peaks
+                )
                 err = None
             except IndexingError as exc:
                 sols, err = [], str(exc)
             dt = time.perf_counter() - t0
-            top1 = bool(sols) and is_right(sols[0], ref, args.rtol)
-            anyw = any(is_right(s, ref, args.rtol) for s in sols[:5])
-            results[name].append((top1, anyw, dt, ref, sols, err, record))
-            if args.verbose and not top1:
-                got = sols[0].describe()[:90] if sols else "refused"
-                cell = " ".join(f"{v:.4f}" for v in ref[1])
-                print(f"  miss {name} {record.id} {ref[2]} {cell}: {got}")
+            row = _scored(sols, ref, args.rtol, dt, err, record)
+            results[name].append(row)
+            if args.verbose and not row[0]:
+                _miss(row, name)
+            if reference is not None:
+                sols, err, dt = reference.index(peaks, args.max_peaks)
+                row = _scored(sols, ref, args.rtol, dt, err, record)
+                ref_results[name].append(row)
+                if args.verbose and not row[0]:
+                    _miss(row, f"{name} (reference)")
+    _summary(results, "")
+    if reference is not None:
+        _summary(ref_results, reference.title)
+
+
+def _summary(results, title):
+    """Success rates and times per setup and crystal system."""
+    if title:
+        print(f"\n{title}")
     print(
         f"\n{'setup':12s} {'system':12s} {'n':>4s} {'top-1':>7s} "
         f"{'top-5':>7s} {'refused':>8s} {'median s':>9s} {'max s':>7s}"
@@ -171,6 +244,288 @@ def run(args):
                 f"{refused:8.1%} {statistics.median(times):9.2f} "
                 f"{max(times):7.2f}"
             )
+
+
+# ---------------------------------------------------------------------------
+# Reference: ObjCryst++ CellExplorer through pyobjcryst (optional)
+# ---------------------------------------------------------------------------
+
+#: CellExplorer lattices searched for each of our crystal systems, in FOX's
+#: order (high to low symmetry): (our system, ObjCryst system, centrings)
+_CX_LATTICES = (
+    ("cubic", "CUBIC", "PIF"),
+    ("tetragonal", "TETRAGONAL", "PI"),
+    ("trigonal", "RHOMBOEDRAL", "P"),
+    ("hexagonal", "HEXAGONAL", "P"),
+    ("orthorhombic", "ORTHOROMBIC", "PIABCF"),
+    ("monoclinic", "MONOCLINIC", "PCIA"),
+)
+#: ObjCryst crystal system -> ours (a rhombohedral cell is primitive)
+_CX_SYSTEM = {
+    "CUBIC": "cubic",
+    "TETRAGONAL": "tetragonal",
+    "RHOMBOEDRAL": "trigonal",
+    "HEXAGONAL": "hexagonal",
+    "ORTHOROMBIC": "orthorhombic",
+    "MONOCLINIC": "monoclinic",
+    "TRICLINIC": "triclinic",
+}
+#: FOX quick indexing: report score and depth, stop score and depth
+_CX_DICVOL = (10.0, 4, 50.0, 6)
+#: FOX quick indexing: volume estimates for kappa (observed line ratio)
+_CX_KAPPA = (1.5, 0.4)
+_CX_LENGTHS = (2.0, 25.0)
+_CX_MAX_VOLUME = 5000.0
+_CX_MAX_ANGLE = 140.0
+
+
+@dataclass
+class RefSolution:
+    """A CellExplorer cell, standardised like ours (``is_right`` reads it)."""
+
+    lattice: object
+    system: str
+    centring: str
+    score: float
+    found: str
+    details: dict = field(default_factory=dict)
+
+    def describe(self):
+        a, b, c, al, be, ga = self.lattice.parameters
+        return (
+            f"{bravais(self.system, self.centring)} a={a:.4f} b={b:.4f} "
+            f"c={c:.4f} al={al:.2f} be={be:.2f} ga={ga:.2f} "
+            f"score={self.score:.1f} (CellExplorer {self.found})"
+        )
+
+
+def _reference(args, systems):
+    """The reference indexer asked for, or None (says why in one line)."""
+    if args.reference is None:
+        return None
+    try:
+        import pyobjcryst
+        import pyobjcryst.indexing  # noqa: F401
+    except Exception as exc:  # not installed, or its C++ library is missing
+        print(
+            f"--reference cellexplorer: pyobjcryst cannot be imported "
+            f"({type(exc).__name__}: {exc}); running without the reference"
+        )
+        return None
+    return CellExplorerReference(
+        systems,
+        args.reference_error,
+        args.reference_spurious,
+        args.reference_timeout,
+        getattr(pyobjcryst, "__version__", "?"),
+    )
+
+
+class CellExplorerReference:
+    """ObjCryst++ ``CellExplorer`` (FOX quick indexing) on our peak list.
+
+    Parameters
+    ----------
+    systems : sequence of str
+        Our crystal systems; the CellExplorer lattices of ``_CX_LATTICES``
+        for them are searched (trigonal: rhombohedral and hexagonal).
+    error : float
+        Half-width of each line's window, degrees 2-theta.
+    spurious : int
+        Also search allowing up to this many spurious lines (while nothing
+        scores above the stop score).
+    timeout : float
+        Seconds after which a search is stopped (counted as refused).
+    version : str
+        pyobjcryst version, for the title.
+    """
+
+    def __init__(self, systems, error, spurious, timeout, version):
+        wanted = set(systems)
+        if "trigonal" in wanted:
+            wanted.add("hexagonal")
+        self.plan = [
+            (cx, cents) for ours, cx, cents in _CX_LATTICES if ours in wanted
+        ]
+        self.error = float(error)
+        self.spurious = int(spurious)
+        self.timeout = float(timeout)
+        self.title = (
+            f"Reference: ObjCryst CellExplorer (pyobjcryst {version}), same "
+            f"peaks, +-{self.error:g} deg windows, up to {self.spurious} "
+            "spurious lines; times exclude the peak search"
+        )
+
+    def index(self, peaks, max_peaks):
+        """Index the first ``max_peaks`` lines of ``peaks``.
+
+        Returns
+        -------
+        solutions : list of RefSolution
+            Best score first, duplicates dropped.
+        error : str or None
+            Why there is no solution (None when there is one).
+        seconds : float
+            Time of the CellExplorer search alone.
+        """
+        s, width = _cx_lines(peaks, max_peaks, self.error)
+        if s.size < 3:
+            return [], f"only {s.size} peak(s)", 0.0
+        job = (s, width, self.plan, self.spurious)
+        out = _in_child(_cx_search, job, self.timeout)
+        if out is None:
+            return [], f"timeout ({self.timeout:g} s)", self.timeout
+        seconds, rows, err = out
+        if err is not None:
+            return [], err, seconds
+        sols = _unique([_ref_solution(*row) for row in rows])
+        return sols, (None if sols else "no solution"), seconds
+
+
+def _cx_lines(peaks, max_peaks, error):
+    """1/d of the lines index_pattern uses, and their full window widths."""
+    q = np.asarray(peaks.q, dtype=float)
+    ok = np.isfinite(q) & (q > 0)
+    if peaks.two_theta is not None:
+        ok &= np.isfinite(np.asarray(peaks.two_theta, dtype=float))
+    q = np.sort(q[ok])[: int(max_peaks)]
+    wavelength = peaks.wavelength or 1.5406  # Q without wavelength: Cu Ka1
+    theta = np.arcsin(np.clip(q * wavelength / (4 * math.pi), 0, 1))
+    # d(1/d) = cos(theta) d(2theta) / wavelength; window +-error
+    width = 2 * np.cos(theta) * math.radians(error) / wavelength
+    return q / (2 * math.pi), width
+
+
+def _in_child(func, job, timeout):
+    """``func(*job)`` in a forked process; None when it runs too long.
+
+    A child that dies gives ``(0.0, [], "crashed ...")`` like a failed search.
+    """
+    import multiprocessing
+
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:  # no fork (Windows): run here, without a time limit
+        return func(*job)
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(func, job, send), daemon=True)
+    proc.start()
+    send.close()
+    out = None
+    if receive.poll(timeout):
+        try:
+            out = receive.recv()
+        except EOFError:  # the child died (a crash in the C++ library)
+            proc.join()
+            out = (0.0, [], f"crashed (exit code {proc.exitcode})")
+    if out is None:
+        proc.kill()
+    proc.join()
+    receive.close()
+    return out
+
+
+def _child(func, job, send):
+    """Run in the forked process; ObjCryst's console output is dropped."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        out = func(*job)
+    except Exception as exc:  # report, do not hang the parent
+        out = (0.0, [], f"{type(exc).__name__}: {exc}")
+    send.send(out)
+    send.close()
+
+
+def _cx_search(s, width, plan, spurious):
+    """FOX quick indexing with CellExplorer; (seconds, rows, error).
+
+    ``s`` are the 1/d of the lines (ascending) and ``width`` the full widths
+    of their windows in 1/d.  Each row is (a, b, c, alpha, beta, gamma,
+    ObjCryst system, centring letter, score, spurious lines).
+    """
+    from pyobjcryst import indexing as ix
+
+    started = time.perf_counter()
+    d = 1 / s
+    sigma_d = width * d * d  # ObjCryst turns it back into a 1/d width
+    text = "".join(f"{x:.7f} {y:.7g} 1\n" for x, y in zip(d, sigma_d))
+    peaks = ix.PeakList()
+    peaks.ImportDhklDSigmaIntensity(io.BytesIO(text.encode()))
+    explorer = ix.CellExplorer(peaks, ix.CrystalSystem.CUBIC, 0)
+    explorer.SetAngleMinMax(math.radians(90), math.radians(_CX_MAX_ANGLE))
+    explorer.SetLengthMinMax(*_CX_LENGTHS)
+    # FOX: d*min/d*max of the volume estimate (no line below d*(1)/10)
+    s_max, s_min, n = float(s[-1]), float(s[0]) / 10, len(s)
+    stop = _CX_DICVOL[2]
+    for n_spurious in range(spurious + 1):
+        if explorer.GetBestScore() > stop:
+            break
+        explorer.SetNbSpurious(n_spurious)
+        for name, cents in plan:
+            if explorer.GetBestScore() > stop:
+                break  # FOX: no lower symmetry once a cell scores > 50
+            system = getattr(ix.CrystalSystem, name)
+            for letter in cents:  # all centrings (FOX stops after P)
+                cent = getattr(ix.CrystalCentering, "LATTICE_" + letter)
+                v_min, v_max = (
+                    ix.EstimateCellVolume(s_max, s_min, n, system, cent, k)
+                    for k in _CX_KAPPA
+                )
+                v_max = min(v_max, _CX_MAX_VOLUME)
+                if v_min >= v_max:
+                    continue
+                explorer.SetVolumeMinMax(v_min, v_max)
+                explorer.SetCrystalSystem(system)
+                explorer.SetCrystalCentering(cent)
+                explorer.DicVol(*_CX_DICVOL, verbose=False)
+    seconds = time.perf_counter() - started
+    rows = []
+    for cell, score in explorer.GetSolutions():
+        a, b, c, al, be, ga, _ = cell.DirectUnitCell(False, True)
+        rows.append(
+            (a, b, c, al, be, ga, cell.lattice.name, cell.centering.name[-1])
+            + (float(score), int(cell.nb_spurious))
+        )
+    rows.sort(key=lambda r: -r[8])
+    return seconds, rows, None
+
+
+def _ref_solution(a, b, c, al, be, ga, cx_system, letter, score, n_spurious):
+    """A CellExplorer cell standardised as ``index_pattern`` does its own."""
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from diffpy.crystalnet.physics.lattice import CENTRING_POINTS
+
+    system = _CX_SYSTEM[cx_system]
+    lattice = Lattice.from_parameters(a, b, c, al, be, ga)
+    points = CENTRING_POINTS[letter]
+    found = f"{cx_system.lower()} {letter}"
+    if n_spurious:
+        found += f", {n_spurious} spurious"
+    centring = "R" if cx_system == "RHOMBOEDRAL" else letter
+    dummy = Structure(lattice, ["Cu"] * len(points), points)
+    try:
+        sga = SpacegroupAnalyzer(
+            dummy, symprec=2e-3 * min(lattice.abc), angle_tolerance=0.3
+        )
+        lattice = sga.get_conventional_standard_structure().lattice
+        system = sga.get_crystal_system()
+        centring = sga.get_space_group_symbol()[0]
+    except Exception:  # spglib failure: keep the cell as found
+        pass
+    return RefSolution(lattice, system, centring, score, found)
+
+
+def _unique(sols):
+    """Drop solutions equal (same lattice, cell) to a better one."""
+    out = []
+    for sol in sols:
+        ref = (bravais(sol.system, sol.centring), sol.lattice.parameters)
+        if not any(is_right(o, ref + (None, None), 1e-3) for o in out):
+            out.append(sol)
+    return out
 
 
 def measured(items):
@@ -205,6 +560,37 @@ def main():
     parser.add_argument("--csv", default=None, help="CDVAE-format CSV table")
     parser.add_argument(
         "--cu-only", action="store_true", help="skip the Mo K-alpha setup"
+    )
+    parser.add_argument(
+        "--max-peaks",
+        type=int,
+        default=20,
+        help="lines indexed (the first ones), ours and the reference's",
+    )
+    parser.add_argument(
+        "--reference",
+        choices=("cellexplorer",),
+        default=None,
+        help="also index the same peaks with ObjCryst's CellExplorer "
+        "(needs pyobjcryst)",
+    )
+    parser.add_argument(
+        "--reference-error",
+        type=float,
+        default=0.06,
+        help="half-width of the reference's line windows, deg 2-theta",
+    )
+    parser.add_argument(
+        "--reference-spurious",
+        type=int,
+        default=2,
+        help="spurious lines the reference may allow (tried in turn)",
+    )
+    parser.add_argument(
+        "--reference-timeout",
+        type=float,
+        default=300.0,
+        help="seconds before a reference search is stopped (refused)",
     )
     args = parser.parse_args()
     if args.measured:

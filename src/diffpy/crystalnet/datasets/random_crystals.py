@@ -197,7 +197,7 @@ def random_crystal(
     volume="contact",
     min_distance_factor=None,
     max_count=5,
-    timeout=0.5,
+    timeout=5.0,
     t_factor=None,
 ):
     """Generate one random crystal with pyxtal.
@@ -233,7 +233,11 @@ def random_crystal(
         the distance filter).
     timeout : float, optional
         Give up after this many CPU seconds (pyxtal can search for a minute
-        on crowded Wyckoff combinations).  Works in the main thread of a
+        on crowded Wyckoff combinations).  The default, 5 s, is far above
+        the fraction of a second a normal attempt takes, so that the speed
+        of the machine rarely decides which attempts succeed (with 0.5 s
+        a two-worker build differed from a one-worker build about one run
+        in three on a loaded machine).  Works in the main thread of a
         process on Unix (also in worker processes); elsewhere there is no
         limit.  None or 0: no limit.  With a limit, whether a slow
         attempt succeeds can depend on the machine's speed; use None for
