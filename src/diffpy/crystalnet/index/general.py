@@ -7,14 +7,17 @@ linear systems in ``s = 1/d^2`` (:mod:`~diffpy.crystalnet.index.metric`):
   six lines, each given every design row with indices up to 3 (2): the
   trial-and-error method of TREOR (Werner, Eriksson and Westdahl, J. Appl.
   Cryst. 18, 367, 1985), batched;
-* monoclinic: first the three axial terms from lines taken as ``hk0`` or
-  ``0kl`` reflections (as for an orthorhombic cell), then the
-  ``2 a* c* cos(beta*)`` term from every line that the axial cell leaves
-  unindexed, taken as a low-index ``hkl`` with ``h l != 0``.
+* monoclinic, in two ways: the three axial terms from lines taken as
+  ``hk0`` or ``0kl`` reflections, then ``2 a* c* cos(beta*)`` from every
+  line the axial cell leaves unindexed, taken as a low-index ``hkl`` with
+  ``h l != 0``; and the ``h0l`` zone first, then ``b*`` from the lines
+  it leaves unindexed.
 
-The trials are scored by the number of the first lines they index within
-a loose tolerance (the zero shift is not known yet), the best are refined
-by least squares with a zero shift, the lattice centring is read from the
+The trials are cut on the first ten lines and scored on all of them within
+a loose tolerance (the zero shift is not known yet), given one batched
+linear least-squares step, scored again within the trial tolerance,
+screened by a quick de Wolff figure, and the best are refined by least
+squares with a zero shift.  The lattice centring is read from the
 systematic absences of the indexed lines (the centred lattice must index
 every line the primitive one does), and the cell is standardised with
 spglib, which also finds a higher metric symmetry (a tetragonal cell with
@@ -297,9 +300,9 @@ def _best_centring(system, p, zero, obs, tol, n_primitive):
 def _screened(system, P, order, obs, tol_loose, tol):
     """Trials re-ranked after a linear least-squares step each.
 
-    Each trial's cell is refined (no zero shift) on the lines it indexes
-    within the loose tolerance, then scored by the lines it indexes within
-    ``tol`` and a de Wolff figure ``s_n / (2 <|ds|> N_calc)``.
+    Each trial's cell is refined in place in ``P`` (no zero shift) on the lines
+    it indexes within the loose tolerance, then scored by the lines it indexes
+    within ``tol`` and a de Wolff figure ``s_n / (2 <|ds|> N_calc)``.
     """
     s_obs = obs.s
     s_top = float(s_obs.max() + tol_loose.max()) * 1.02
