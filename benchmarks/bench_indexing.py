@@ -70,28 +70,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_FAMILY = {
-    "cubic": "c",
-    "hexagonal": "h",
-    "trigonal": "h",
-    "tetragonal": "t",
-    "orthorhombic": "o",
-    "monoclinic": "m",
-    "triclinic": "a",
-}
-ALL_SYSTEMS = (
-    "cubic",
-    "trigonal",
-    "hexagonal",
-    "tetragonal",
-    "orthorhombic",
-    "monoclinic",
-)
+from diffpy.crystalnet.index.indexing import SYSTEMS as ALL_SYSTEMS
+from diffpy.crystalnet.index.solution import BRAVAIS_LETTER
 
 
 def bravais(system, centring):
     """Bravais symbol: cF, hP, hR, oC, ..."""
-    return _FAMILY[system] + centring
+    return BRAVAIS_LETTER[system] + centring
 
 
 def truth(structure):

@@ -8,17 +8,14 @@ from pymatgen.core import Lattice, Structure
 
 from diffpy.crystalnet.cli import main
 from diffpy.crystalnet.index import metric
-from diffpy.crystalnet.index.indexing import IndexingError, index_pattern
+from diffpy.crystalnet.index.indexing import (
+    SYSTEMS,
+    IndexingError,
+    index_pattern,
+)
 from diffpy.crystalnet.physics.simulator import simulate_pattern
 
-ALL = (
-    "cubic",
-    "trigonal",
-    "hexagonal",
-    "tetragonal",
-    "orthorhombic",
-    "monoclinic",
-)
+ALL = SYSTEMS
 
 CASES = {
     "rutile": (

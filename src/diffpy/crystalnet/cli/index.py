@@ -6,16 +6,7 @@ from pathlib import Path
 import click
 
 from diffpy.crystalnet.errors import CrystalNetInputError
-
-#: crystal systems searched by default
-DEFAULT_SYSTEMS = (
-    "cubic",
-    "trigonal",
-    "hexagonal",
-    "tetragonal",
-    "orthorhombic",
-    "monoclinic",
-)
+from diffpy.crystalnet.index.indexing import SYSTEMS as DEFAULT_SYSTEMS
 
 
 def _extinctions(sol, limit=3):

@@ -130,27 +130,11 @@ class ExtinctionSymbol:
 def _reflections(solution, tol_q):
     """Calculated reflections up to the last observed line, and which
     observed line (or -1) each one matches."""
-    lattice = solution.lattice
-    gstar = np.linalg.inv(lattice.metric_tensor)
-    p = np.array(
-        [
-            gstar[0, 0],
-            gstar[1, 1],
-            gstar[2, 2],
-            2 * gstar[1, 2],
-            2 * gstar[0, 2],
-            2 * gstar[0, 1],
-        ]
-    )
     q_obs = np.array([q for _, q, _ in solution.indexed])
     s_obs = (q_obs / (2 * math.pi)) ** 2
-    s_last = float(s_obs.max())
-    cent = "P" if solution.centring == "R" else solution.centring
-    s_calc, hkl = metric.calc_lines("triclinic", p, cent, s_last * 1.001)
-    if solution.centring == "R":
-        keep = (-hkl[:, 0] + hkl[:, 1] + hkl[:, 2]) % 3 == 0
-        keep |= (hkl[:, 0] - hkl[:, 1] - hkl[:, 2]) % 3 == 0
-        s_calc, hkl = s_calc[keep], hkl[keep]
+    s_calc, hkl = metric.lattice_lines(
+        solution.lattice, solution.centring, float(s_obs.max()) * 1.001
+    )
     q_calc = 2 * math.pi * np.sqrt(s_calc)
     dist = np.abs(q_calc[:, None] - q_obs[None, :])
     near = dist <= tol_q

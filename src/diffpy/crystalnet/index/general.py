@@ -225,30 +225,14 @@ def _conventional(system, p, centring):
 
 def _final(obs, lattice, centring, zero, tol):
     """Figures of merit of a conventional cell, any system."""
-    gstar = np.linalg.inv(lattice.metric_tensor)
-    p = np.array(
-        [
-            gstar[0, 0],
-            gstar[1, 1],
-            gstar[2, 2],
-            2 * gstar[1, 2],
-            2 * gstar[0, 2],
-            2 * gstar[0, 1],
-        ]
-    )
     s_obs = obs.corrected_s(zero)
-    cent = "P" if centring == "R" else centring
-    s_calc, hkl = metric.calc_lines(
-        "triclinic", p, cent, float(s_obs.max() + tol.max()) * 1.02
+    s_calc, hkl = metric.lattice_lines(
+        lattice, centring, float(s_obs.max() + tol.max()) * 1.02
     )
-    if centring == "R":  # obverse hexagonal setting: -h + k + l = 3n
-        keep = (-hkl[:, 0] + hkl[:, 1] + hkl[:, 2]) % 3 == 0
-        keep |= (hkl[:, 0] - hkl[:, 1] - hkl[:, 2]) % 3 == 0
-        s_calc, hkl = s_calc[keep], hkl[keep]
     if s_calc.size < 2:
         return None
     j, ok = _match(s_obs, s_calc, tol)
-    return _figures(None, p, zero, obs, j, ok, s_calc, hkl, 20)
+    return _figures(None, None, zero, obs, j, ok, s_calc, hkl, 20)
 
 
 def _solution(system, p, zero, obs, tol, centring):

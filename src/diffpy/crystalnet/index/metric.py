@@ -333,4 +333,39 @@ def calc_lines(system, p, centring, s_max):
     return s[order], hkl[order]
 
 
-# End of file
+def lattice_lines(lattice, centring, s_max):
+    """Calculated lines of any conventional cell up to ``s_max``.
+
+    Parameters
+    ----------
+    lattice : pymatgen.core.Lattice
+        The conventional cell.
+    centring : {"P", "I", "F", "C", "A", "B", "R"}
+        R: the rhombohedral lattice in the obverse hexagonal setting
+        (``-h + k + l = 3n``).
+    s_max : float
+        Largest ``s = 1/d^2``.
+
+    Returns
+    -------
+    s, hkl : numpy.ndarray
+        Sorted ``s`` and the ``hkl`` of each (one of each Friedel pair).
+    """
+    gstar = np.linalg.inv(lattice.metric_tensor)
+    p = np.array(
+        [
+            gstar[0, 0],
+            gstar[1, 1],
+            gstar[2, 2],
+            2 * gstar[1, 2],
+            2 * gstar[0, 2],
+            2 * gstar[0, 1],
+        ]
+    )
+    cent = "P" if centring == "R" else centring
+    s_calc, hkl = calc_lines("triclinic", p, cent, s_max)
+    if centring == "R":
+        keep = (-hkl[:, 0] + hkl[:, 1] + hkl[:, 2]) % 3 == 0
+        keep |= (hkl[:, 0] - hkl[:, 1] - hkl[:, 2]) % 3 == 0
+        s_calc, hkl = s_calc[keep], hkl[keep]
+    return s_calc, hkl

@@ -14,11 +14,11 @@ import numpy as np
 
 from diffpy.crystalnet.physics.lattice import CENTRING_POINTS
 
-__all__ = ["IndexingSolution"]
+__all__ = ["BRAVAIS_LETTER", "IndexingSolution"]
 
 
 #: first letter of the Bravais symbol of each crystal system
-_FAMILY = {
+BRAVAIS_LETTER = {
     "cubic": "c",
     "hexagonal": "h",
     "trigonal": "h",
@@ -98,7 +98,7 @@ class IndexingSolution:
     def symbol(self):
         """Bravais lattice symbol (cP, cI, cF, hR, hP, tP, tI, oP, oC, oI,
         oF, mP, mC, aP)."""
-        return _FAMILY.get(self.system, "a") + self.centring
+        return BRAVAIS_LETTER.get(self.system, "a") + self.centring
 
     def primitive_lattice(self):
         """The primitive cell exactly as :func:`cmed_cell` gives it.
