@@ -390,3 +390,13 @@ def test_every_step_is_timed_in_order(truth):
     names = [step.NAME for step in STEPS]
     assert list(result.timings)[: len(names)] == names
     assert {"total", "cpu_total"} <= set(result.timings)
+
+
+def test_cli_names_the_option_of_a_bad_count(tmp_path, capsys):
+    for flag, value in (("--keep", "0"), ("--samples", "0")):
+        out = tmp_path / flag.strip("-")
+        assert (
+            main(["solve", str(PATTERN), flag, value, "--out", str(out)]) == 2
+        )
+        assert f"{flag}: must be at least 1" in capsys.readouterr().err
+        assert not out.exists()

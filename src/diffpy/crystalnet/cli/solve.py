@@ -177,38 +177,45 @@ def _settings(opts, pattern):
         raise CrystalNetInputError(
             "give --lattice or --cell, not both", "cell"
         )
-    if opts["keep"] < 1:
-        raise CrystalNetInputError("must be at least 1", "--keep")
-    if opts["refine_top"] < 0:
-        raise CrystalNetInputError("must not be negative", "--refine-top")
-    for name in ("samples", "lattice_solutions"):
-        if opts[name] < 1:
-            flag = "--" + name.replace("_", "-")
-            raise CrystalNetInputError("must be at least 1", flag)
     lattice = opts["lattice"] or (list(opts["cell"]) if opts["cell"] else None)
     out = opts["out"] or pattern.with_name(pattern.stem + "-solve")
     if out.exists() and not opts["force"]:
         raise CrystalNetInputError("exists; pass --force to replace it", out)
-    return SolveSettings.from_options(
-        lattice=lattice,
-        centring=opts["centring"],
-        systems=tuple(
-            name.strip() for name in opts["systems"].split(",") if name.strip()
-        ),
-        lattice_solutions=opts["lattice_solutions"],
-        samples=opts["samples"],
-        seed=opts["seed"],
-        model=opts["model"],
-        precision=opts["precision"],
-        improve=not opts["no_improve"],
-        isotypes=not opts["no_isotypes"],
-        refine=not opts["no_refine"],
-        refine_top=opts["refine_top"],
-        out=out,
-        force=opts["force"],
-        densities=not opts["no_densities"],
-        keep=opts["keep"],
-    )
+    try:
+        return SolveSettings.from_options(
+            lattice=lattice,
+            centring=opts["centring"],
+            systems=tuple(
+                name.strip()
+                for name in opts["systems"].split(",")
+                if name.strip()
+            ),
+            lattice_solutions=opts["lattice_solutions"],
+            samples=opts["samples"],
+            seed=opts["seed"],
+            model=opts["model"],
+            precision=opts["precision"],
+            improve=not opts["no_improve"],
+            isotypes=not opts["no_isotypes"],
+            refine=not opts["no_refine"],
+            refine_top=opts["refine_top"],
+            out=out,
+            force=opts["force"],
+            densities=not opts["no_densities"],
+            keep=opts["keep"],
+        )
+    except CrystalNetInputError as error:  # name the option, not the field
+        flag = _FLAGS.get(error.source, error.source)
+        raise CrystalNetInputError(error.problem, flag) from None
+
+
+#: settings field -> the command-line option that sets it
+_FLAGS = {
+    "lattice.solutions": "--lattice-solutions",
+    "sampling.samples": "--samples",
+    "refine.top": "--refine-top",
+    "output.keep": "--keep",
+}
 
 
 def _abc(values):

@@ -46,6 +46,44 @@ HMAX_CAP = {"tetragonal": 12, "orthorhombic": 12, "monoclinic": 8}
 BASIS_HMAX = {"tetragonal": 3, "orthorhombic": 2}
 
 
+def _completed(partial, missing, n_calc, s, tol, n_keep):
+    """Monoclinic trials from cells that lack one metric term.
+
+    ``partial`` holds ``(A, B, C, E)`` vectors whose term ``missing`` is
+    not known yet (set so that it adds no line in range).  They are ranked
+    by the lines they index less half their calculated lines ``n_calc``
+    (lines alone would favour large cells); each of the best ``n_keep``
+    gets the missing term from every line it leaves unindexed, taken as
+    every low-index ``hkl`` that depends on that term.
+    """
+    n_use = min(s.size, 12)
+    mask = metric.indexed_mask(
+        "monoclinic", partial, s[:n_use], tol[:n_use], hmax_cap=6
+    )
+    counts = mask.sum(axis=1)
+    merit = np.where(counts >= 3, counts - 0.5 * n_calc, -np.inf)
+    order = np.argsort(-merit, kind="stable")[:n_keep]
+    x = metric.design("monoclinic", metric.hkl_table("monoclinic", 2))
+    x = x[x[:, missing] != 0]
+    known = [k for k in range(4) if k != missing]
+    trials = []
+    for i in order:
+        left = np.flatnonzero(~mask[i])
+        if left.size == 0:
+            continue
+        rest = s[left, None] - (x[:, known] @ partial[i, known])[None, :]
+        v = (rest / x[None, :, missing]).ravel()
+        A, B, C, _ = partial[i]
+        if missing == 3:  # E: the metric must stay positive definite
+            v = v[np.abs(v) < 2 * np.sqrt(A * C) * 0.999]
+        else:
+            v = v[v > 0]
+        cells = np.repeat(partial[i][None, :], v.size, axis=0)
+        cells[:, missing] = v
+        trials.append(cells)
+    return np.concatenate(trials) if trials else np.zeros((0, 4))
+
+
 def _monoclinic_trials(s, n_first, tol, n_axial=1500):
     """(A, B, C, E) trials: axial terms first, then the hl term."""
     # axial rows: hk0 and 0kl reflections, whose s has no hl term
@@ -59,35 +97,10 @@ def _monoclinic_trials(s, n_first, tol, n_axial=1500):
     axial, vol = axial[np.isfinite(vol)], vol[np.isfinite(vol)]
     if len(axial) == 0:
         return np.zeros((0, 4))
-    n_use = min(s.size, 12)
-    mask = metric.indexed_mask(
-        "orthorhombic", axial, s[:n_use], tol[:n_use], hmax_cap=6
-    )
-    # the axial cell indexes only part of the lines: rank by lines indexed
-    # less half the calculated lines (estimated from the volume), not by
-    # lines alone, which large cells always win
-    s_max = float(s[n_use - 1])
+    s_max = float(s[min(s.size, 12) - 1])
     n_calc = np.maximum(4 * np.pi / 3 * s_max**1.5 * vol / 8.0, 1.0)
-    counts = mask.sum(axis=1)
-    merit = np.where(counts >= 3, counts - 0.5 * n_calc, -np.inf)
-    order = np.argsort(-merit, kind="stable")[:n_axial]
-    rows = metric.hkl_table("monoclinic", 2)
-    rows = rows[rows[:, 0] * rows[:, 2] != 0]
-    x = metric.design("monoclinic", rows)  # (r, 4)
-    trials = []
-    for i in order:
-        left = np.flatnonzero(~mask[i])
-        if left.size == 0:
-            continue
-        # E = (s_i - h^2 A - k^2 B - l^2 C) / (h l), every line and row
-        rest = s[left, None] - (x[:, :3] @ axial[i])[None, :]
-        e = (rest / x[None, :, 3]).ravel()
-        a, c = axial[i, 0], axial[i, 2]
-        e = e[np.abs(e) < 2 * np.sqrt(a * c) * 0.999]
-        trials.append(
-            np.column_stack([np.repeat(axial[i][None, :], e.size, 0), e])
-        )
-    return np.concatenate(trials) if trials else np.zeros((0, 4))
+    partial = np.column_stack([axial, np.zeros(len(axial))])
+    return _completed(partial, 3, n_calc, s, tol, n_axial)
 
 
 def _zone_trials(s, n_first, tol, n_zone=1500):
@@ -99,44 +112,19 @@ def _zone_trials(s, n_first, tol, n_zone=1500):
     hkl = metric.hkl_table("monoclinic", 2)
     zone_rows = metric.design("monoclinic", hkl[hkl[:, 1] == 0])[:, [0, 2, 3]]
     zone = metric.basis_trials("orthorhombic", s, n_first, rows=zone_rows)
-    a, c, e = zone.T if len(zone) else (np.zeros(0),) * 3
-    area = a * c - e * e / 4
-    zone, area = zone[area > 0], area[area > 0]
+    if len(zone):
+        zone = zone[zone[:, 0] * zone[:, 1] - zone[:, 2] ** 2 / 4 > 0]
     zone = metric.unique_cells(zone)
-    area = zone[:, 0] * zone[:, 1] - zone[:, 2] ** 2 / 4
     if len(zone) == 0:
         return np.zeros((0, 4))
-    n_use = min(s.size, 12)
-    s_max = float(s[n_use - 1])
+    area = zone[:, 0] * zone[:, 1] - zone[:, 2] ** 2 / 4
+    s_max = float(s[min(s.size, 12) - 1])
+    n_calc = np.maximum(np.pi * s_max / (2 * np.sqrt(area)), 1.0)
     # the zone as a monoclinic cell whose k != 0 lines lie out of range
-    flat = np.column_stack(
+    partial = np.column_stack(
         [zone[:, 0], np.full(len(zone), 10 * s_max), zone[:, 1], zone[:, 2]]
     )
-    mask = metric.indexed_mask(
-        "monoclinic", flat, s[:n_use], tol[:n_use], hmax_cap=6
-    )
-    n_calc = np.maximum(np.pi * s_max / (2 * np.sqrt(area)), 1.0)
-    counts = mask.sum(axis=1)
-    merit = np.where(counts >= 3, counts - 0.5 * n_calc, -np.inf)
-    order = np.argsort(-merit, kind="stable")[:n_zone]
-    rows = metric.hkl_table("monoclinic", 2)
-    rows = rows[rows[:, 1] != 0]
-    x = metric.design("monoclinic", rows)
-    trials = []
-    for i in order:
-        left = np.flatnonzero(~mask[i])
-        if left.size == 0:
-            continue
-        A, C, E = zone[i]
-        rest = s[left, None] - (x[:, 0] * A + x[:, 2] * C + x[:, 3] * E)
-        b = (rest / x[None, :, 1]).ravel()
-        b = b[b > 0]
-        trials.append(
-            np.column_stack(
-                [np.full(b.size, A), b, np.full(b.size, C), np.full(b.size, E)]
-            )
-        )
-    return np.concatenate(trials) if trials else np.zeros((0, 4))
+    return _completed(partial, 1, n_calc, s, tol, n_zone)
 
 
 def _trials(system, s, tol):
@@ -232,7 +220,7 @@ def _final(obs, lattice, centring, zero, tol):
     if s_calc.size < 2:
         return None
     j, ok = _match(s_obs, s_calc, tol)
-    return _figures(None, None, zero, obs, j, ok, s_calc, hkl, 20)
+    return _figures(None, zero, obs, j, ok, s_calc, hkl, 20)
 
 
 def _solution(system, p, zero, obs, tol, centring):
@@ -275,7 +263,7 @@ def _best_centring(system, p, zero, obs, tol, n_primitive):
         j, ok = _match(s_obs, s_calc, tol)
         if ok.sum() < n_primitive:
             continue
-        res = _figures(None, p, zero, obs, j, ok, s_calc, hkl, 20)
+        res = _figures(p, zero, obs, j, ok, s_calc, hkl, 20)
         if res is not None and res["m20"] > best_m20 * 1.001:
             best, best_m20 = cent, res["m20"]
     return best

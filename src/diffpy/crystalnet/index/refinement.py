@@ -143,7 +143,7 @@ def _solve_one(
     if m is None:
         return None
     j, ok, s_calc, idx, hkl = m
-    return _figures(model, params, zero, obs, j, ok, s_calc, hkl, n_fom)
+    return _figures(params, zero, obs, j, ok, s_calc, hkl, n_fom)
 
 
 def _lattice_of(system, params):

@@ -195,7 +195,7 @@ def _distinct(s, rel=1e-9):
     return int(1 + np.count_nonzero(np.diff(s) > rel * s[1:]))
 
 
-def _figures(model, params, zero, obs, j, ok, s_calc, hkl, n_fom):
+def _figures(params, zero, obs, j, ok, s_calc, hkl, n_fom):
     s_obs = obs.corrected_s(zero)
     ind = np.flatnonzero(ok)
     if ind.size < 2:
