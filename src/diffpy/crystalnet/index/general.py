@@ -29,6 +29,7 @@ import numpy as np
 
 from diffpy.crystalnet.index import metric
 from diffpy.crystalnet.index.solution import IndexingSolution, _figures
+from diffpy.crystalnet.index.trials import trial_cells
 
 __all__ = []
 
@@ -36,110 +37,15 @@ __all__ = []
 N_SCREENED = 300
 #: best screened trials refined per crystal system
 N_REFINED = 12
-#: first lines whose assignments make trials
-N_FIRST = {"tetragonal": 6, "orthorhombic": 6, "monoclinic": 7}
 #: shortest conventional cell edge of a solution, angstrom (as for cubic)
 MIN_EDGE = 2.0
 #: largest index of the reflections that score the trials
-HMAX_CAP = {"tetragonal": 12, "orthorhombic": 12, "monoclinic": 8}
-#: largest index of the assignments
-BASIS_HMAX = {"tetragonal": 3, "orthorhombic": 2}
-
-
-def _completed(partial, missing, n_calc, s, tol, n_keep):
-    """Monoclinic trials from cells that lack one metric term.
-
-    ``partial`` holds ``(A, B, C, E)`` vectors whose term ``missing`` is
-    not known yet (set so that it adds no line in range).  They are ranked
-    by the lines they index less half their calculated lines ``n_calc``
-    (lines alone would favour large cells); each of the best ``n_keep``
-    gets the missing term from every line it leaves unindexed, taken as
-    every low-index ``hkl`` that depends on that term.
-    """
-    n_use = min(s.size, 12)
-    mask = metric.indexed_mask(
-        "monoclinic", partial, s[:n_use], tol[:n_use], hmax_cap=6
-    )
-    counts = mask.sum(axis=1)
-    merit = np.where(counts >= 3, counts - 0.5 * n_calc, -np.inf)
-    order = np.argsort(-merit, kind="stable")[:n_keep]
-    x = metric.design("monoclinic", metric.hkl_table("monoclinic", 2))
-    x = x[x[:, missing] != 0]
-    known = [k for k in range(4) if k != missing]
-    trials = []
-    for i in order:
-        left = np.flatnonzero(~mask[i])
-        if left.size == 0:
-            continue
-        rest = s[left, None] - (x[:, known] @ partial[i, known])[None, :]
-        v = (rest / x[None, :, missing]).ravel()
-        A, B, C, _ = partial[i]
-        if missing == 3:  # E: the metric must stay positive definite
-            v = v[np.abs(v) < 2 * np.sqrt(A * C) * 0.999]
-        else:
-            v = v[v > 0]
-        cells = np.repeat(partial[i][None, :], v.size, axis=0)
-        cells[:, missing] = v
-        trials.append(cells)
-    return np.concatenate(trials) if trials else np.zeros((0, 4))
-
-
-def _monoclinic_trials(s, n_first, tol, n_axial=1500):
-    """(A, B, C, E) trials: axial terms first, then the hl term."""
-    # axial rows: hk0 and 0kl reflections, whose s has no hl term
-    hkl = metric.hkl_table("orthorhombic", 2)
-    hkl = hkl[hkl[:, 0] * hkl[:, 2] == 0]
-    axial = metric.basis_trials(
-        "orthorhombic", s, n_first, rows=metric.design("orthorhombic", hkl)
-    )
-    axial = metric.unique_cells(axial)
-    vol = metric.volumes("orthorhombic", axial)
-    axial, vol = axial[np.isfinite(vol)], vol[np.isfinite(vol)]
-    if len(axial) == 0:
-        return np.zeros((0, 4))
-    s_max = float(s[min(s.size, 12) - 1])
-    n_calc = np.maximum(4 * np.pi / 3 * s_max**1.5 * vol / 8.0, 1.0)
-    partial = np.column_stack([axial, np.zeros(len(axial))])
-    return _completed(partial, 3, n_calc, s, tol, n_axial)
-
-
-def _zone_trials(s, n_first, tol, n_zone=1500):
-    """(A, B, C, E) trials: the h0l zone first, then the b* term.
-
-    The complement of :func:`_monoclinic_trials` for patterns whose first
-    lines are mostly ``h0l`` reflections (C-centred cells, short b).
-    """
-    hkl = metric.hkl_table("monoclinic", 2)
-    zone_rows = metric.design("monoclinic", hkl[hkl[:, 1] == 0])[:, [0, 2, 3]]
-    zone = metric.basis_trials("orthorhombic", s, n_first, rows=zone_rows)
-    if len(zone):
-        zone = zone[zone[:, 0] * zone[:, 1] - zone[:, 2] ** 2 / 4 > 0]
-    zone = metric.unique_cells(zone)
-    if len(zone) == 0:
-        return np.zeros((0, 4))
-    area = zone[:, 0] * zone[:, 1] - zone[:, 2] ** 2 / 4
-    s_max = float(s[min(s.size, 12) - 1])
-    n_calc = np.maximum(np.pi * s_max / (2 * np.sqrt(area)), 1.0)
-    # the zone as a monoclinic cell whose k != 0 lines lie out of range
-    partial = np.column_stack(
-        [zone[:, 0], np.full(len(zone), 10 * s_max), zone[:, 1], zone[:, 2]]
-    )
-    return _completed(partial, 1, n_calc, s, tol, n_zone)
-
-
-def _trials(system, s, tol):
-    if system == "monoclinic":
-        P = np.concatenate(
-            [
-                _monoclinic_trials(s, N_FIRST[system], tol),
-                _zone_trials(s, N_FIRST[system], tol),
-            ]
-        )
-    else:
-        P = metric.basis_trials(
-            system, s, N_FIRST[system], hmax=BASIS_HMAX[system]
-        )
-    return metric.unique_cells(metric.canonical(system, P))
+HMAX_CAP = {
+    "tetragonal": 12,
+    "orthorhombic": 12,
+    "monoclinic": 8,
+    "triclinic": 6,
+}
 
 
 def _match(s_obs, s_calc, tol):
@@ -330,7 +236,7 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     """
     tol_final, tol_trial, tol_first = tols
     s = obs.s
-    P = _trials(system, s, tol_first)
+    P = trial_cells(system, s, (tol_first, tol_trial))
     vol = metric.volumes(system, P)
     keep = np.isfinite(vol) & (vol <= max_volume) & (vol >= 5.0)
     P, vol = P[keep], vol[keep]

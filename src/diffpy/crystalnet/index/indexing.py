@@ -90,9 +90,10 @@ SYSTEMS = (
     "tetragonal",
     "orthorhombic",
     "monoclinic",
+    "triclinic",
 )
 #: systems indexed by the general metric search (index.general)
-GENERAL_SYSTEMS = ("tetragonal", "orthorhombic", "monoclinic")
+GENERAL_SYSTEMS = ("tetragonal", "orthorhombic", "monoclinic", "triclinic")
 _CENTRING_RANK = {"F": 0, "I": 0, "R": 0, "C": 0, "A": 0, "B": 0, "P": 1}
 #: crystal systems, most symmetric first (ranking of near-equal solutions)
 _SYMMETRY_RANK = {

@@ -130,23 +130,54 @@ def lattice_of(system, p):
     return Lattice.from_parameters(a, b, c, alpha, beta, gamma)
 
 
+def _cofactors(system, P):
+    """Diagonal cofactors and determinant of the reciprocal metrics."""
+    if system == "monoclinic":
+        A, B, C, E = P.T
+        D = F = np.zeros(len(P))
+    else:
+        A, B, C, D, E, F = P.T
+    cof = np.column_stack(
+        [B * C - D * D / 4, A * C - E * E / 4, A * B - F * F / 4]
+    )
+    det = A * cof[:, 0] - F / 2 * (F / 2 * C - D * E / 4)
+    det += E / 2 * (F * D / 4 - B * E / 2)
+    return cof, det
+
+
 def volumes(system, P):
     """Direct cell volumes of many parameter vectors (NaN if invalid)."""
     P = np.asarray(P, dtype=float).reshape(-1, N_PARAMS[system])
     if system == "tetragonal":
         det = P[:, 0] ** 2 * P[:, 1]
+        valid = P[:, 0] > 0
     elif system == "orthorhombic":
         det = np.prod(P[:, :3], axis=1)
-    elif system == "monoclinic":
-        det = P[:, 1] * (P[:, 0] * P[:, 2] - P[:, 3] ** 2 / 4)
-    elif len(P) == 0:
-        det = np.zeros(0)
+        valid = np.all(P[:, :3] > 0, axis=1)
     else:
-        det = np.linalg.det(
-            np.stack([reciprocal_metric(system, p) for p in P])
-        )
+        cof, det = _cofactors(system, P)
+        # positive definite: leading minors A, AB - F^2/4 and det positive
+        valid = (P[:, 0] > 0) & (cof[:, 2] > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(det > 0, 1.0 / np.sqrt(np.abs(det)), np.nan)
+        return np.where(valid & (det > 0), 1.0 / np.sqrt(np.abs(det)), np.nan)
+
+
+def reach(system, P, s_max):
+    """Largest ``|h|``, ``|k|`` or ``|l|`` of a line up to ``s_max``.
+
+    ``|h| = |d* . a| <= sqrt(s_max) a``, with ``a`` the longest direct
+    cell edge (from the diagonal of the inverse reciprocal metric; for the
+    orthogonal systems ``1 / sqrt`` of the smallest diagonal term).  NaN
+    for parameter vectors that are not a metric.
+    """
+    P = np.asarray(P, dtype=float).reshape(-1, N_PARAMS[system])
+    if system in ("tetragonal", "orthorhombic"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(s_max / np.min(P, axis=1))
+    cof, det = _cofactors(system, P)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        edge2 = np.where(det[:, None] > 0, cof / det[:, None], np.nan)
+        return np.sqrt(s_max * np.max(edge2, axis=1))
 
 
 def basis_trials(system, s_obs, n_first, hmax=2, rows=None):
@@ -201,6 +232,89 @@ def unique_cells(P, rel=2e-4):
     return P[np.sort(idx)]
 
 
+class _Windows:
+    """The tolerance windows of the observed lines on a grid of bins in s.
+
+    A calculated line falls in bin ``floor(s / width)``; ``bits`` of a bin
+    marks (one bit per line, in 64-line words) the windows that overlap
+    it, ``nearest`` the line whose centre is nearest (-1 for none).  The
+    bins are an eighth of the narrowest window, so a calculated line at
+    most that far outside a window can count as inside.  Matching many
+    trial cells is then a gather and an OR over their calculated lines:
+    no sort.
+    """
+
+    SUB = 8
+
+    def __init__(self, s_obs, tol):
+        s_obs = np.asarray(s_obs, dtype=float)
+        tol = np.broadcast_to(np.asarray(tol, dtype=float), s_obs.shape)
+        self.s_obs, self.tol = s_obs, tol
+        self.width = float(tol.min()) / self.SUB
+        self.n_bins = int(math.ceil(float((s_obs + tol).max()) / self.width))
+        self.n_bins += 2
+        lo = np.floor((s_obs - tol) / self.width).astype(np.int64)
+        hi = np.floor((s_obs + tol) / self.width).astype(np.int64)
+        lo = np.clip(lo, 1, self.n_bins - 2)  # bin 0 and the last: none
+        hi = np.clip(hi, 1, self.n_bins - 2)
+        n_words = (s_obs.size + 63) // 64
+        self.bits = np.zeros((n_words, self.n_bins), dtype=np.uint64)
+        self.nearest = np.full(self.n_bins, -1, dtype=np.int64)
+        dist = np.full(self.n_bins, np.inf)
+        centre = (np.arange(self.n_bins) + 0.5) * self.width
+        for j in range(s_obs.size):
+            span = slice(lo[j], hi[j] + 1)
+            self.bits[j // 64, span] |= np.uint64(1) << np.uint64(j % 64)
+            d = np.abs(centre[span] - s_obs[j])
+            closer = d < dist[span]
+            dist[span] = np.where(closer, d, dist[span])
+            self.nearest[span] = np.where(closer, j, self.nearest[span])
+
+    def bins(self, calc):
+        """Bin of each calculated ``s`` (out of range: an empty bin)."""
+        idx = np.floor(calc / self.width)
+        return np.clip(np.nan_to_num(idx, nan=0.0), 0, self.n_bins - 1).astype(
+            np.int64
+        )
+
+    def mask(self, calc):
+        """``(m, n)``: which lines the rows of ``calc`` index."""
+        idx = self.bins(calc)
+        n = self.s_obs.size
+        out = np.zeros((len(calc), n), dtype=bool)
+        for w in range(self.bits.shape[0]):
+            hit = np.bitwise_or.reduce(self.bits[w][idx], axis=1)
+            cols = np.arange(64 * w, min(64 * (w + 1), n))
+            shifts = (cols - 64 * w).astype(np.uint64)
+            out[:, cols] = ((hit[:, None] >> shifts) & np.uint64(1)).astype(
+                bool
+            )
+        return out
+
+    def assigned(self, calc):
+        """``(m, n)`` column of ``calc`` nearest each line, -1 for none.
+
+        Only calculated lines that fall in a line's bins compete; the
+        caller checks the tolerance on the result."""
+        line = self.nearest[self.bins(calc)]
+        rows, cols = np.nonzero(line >= 0)
+        line = line[rows, cols]
+        dist = np.abs(calc[rows, cols] - self.s_obs[line])
+        order = np.argsort(-dist, kind="stable")  # the nearest written last
+        out = np.full((len(calc), self.s_obs.size), -1, dtype=np.int64)
+        out[rows[order], line[order]] = cols[order]
+        return out
+
+
+def _chunks(system, P, s_max, hmax_cap, chunk):
+    """Chunks of trial indices with similar reach, and their ``hmax``."""
+    far = np.nan_to_num(reach(system, P, s_max), nan=hmax_cap)
+    order = np.argsort(far, kind="stable")
+    for start in range(0, len(P), chunk):
+        sel = order[start : start + chunk]
+        yield sel, max(int(min(hmax_cap, math.ceil(far[sel].max()))), 1)
+
+
 def indexed_mask(system, P, s_obs, tol, hmax_cap=12, chunk=2048):
     """Which observed lines each cell indexes within tolerance.
 
@@ -223,27 +337,20 @@ def indexed_mask(system, P, s_obs, tol, hmax_cap=12, chunk=2048):
     mask = np.zeros((m, s_obs.size), dtype=bool)
     if m == 0:
         return mask
+    windows = _Windows(s_obs, tol)
     s_max = float(np.max(s_obs + tol))
-    smallest = np.min(P[:, :3], axis=1)
-    order = np.argsort(smallest)[::-1]
-    tables = {}
-    for start in range(0, m, chunk):
-        sel = order[start : start + chunk]
-        hmax = int(
-            min(hmax_cap, math.ceil(math.sqrt(s_max / smallest[sel].min())))
-        )
-        hmax = max(hmax, 1)
-        if hmax not in tables:
-            tables[hmax] = design(system, hkl_table(system, hmax)).T
-        calc = P[sel] @ tables[hmax]
-        calc.sort(axis=1)
-        big = float(calc[:, -1].max()) + 1.0
-        offs = np.arange(len(sel))[:, None] * big
-        flat = (calc + offs).ravel()
-        lo = np.searchsorted(flat, (offs + (s_obs - tol)).ravel(), "left")
-        hi = np.searchsorted(flat, (offs + (s_obs + tol)).ravel(), "right")
-        mask[sel] = (hi > lo).reshape(len(sel), -1)
+    for sel, hmax in _chunks(system, P, s_max, hmax_cap, chunk):
+        calc = P[sel] @ _design_table(system, hmax)
+        mask[sel] = windows.mask(calc)
     return mask
+
+
+@lru_cache(maxsize=64)
+def _design_table(system, hmax):
+    """Transposed design rows of every ``hkl`` up to ``hmax``."""
+    out = np.ascontiguousarray(design(system, hkl_table(system, hmax)).T)
+    out.setflags(write=False)
+    return out
 
 
 def count_indexed(system, P, s_obs, tol, hmax_cap=12):
@@ -269,33 +376,22 @@ def refine_batch(system, P, s_obs, tol, hmax_cap=12, chunk=1024):
     m, k = P.shape
     if m == 0:
         return P
+    windows = _Windows(s_obs, tol)
     s_max = float(np.max(s_obs + tol))
-    smallest = np.min(P[:, :3], axis=1)
-    order = np.argsort(smallest)[::-1]
     w = 1.0 / tol**2
-    for start in range(0, m, chunk):
-        sel = order[start : start + chunk]
-        low = smallest[sel].min()
-        if not low > 0:
+    valid = np.min(P[:, :3], axis=1) > 0
+    for sel, hmax in _chunks(system, P, s_max, hmax_cap, chunk):
+        sel = sel[valid[sel]]
+        if sel.size == 0:
             continue
-        hmax = int(min(hmax_cap, math.ceil(math.sqrt(s_max / low))))
-        x_all = design(system, hkl_table(system, max(hmax, 1)))
-        calc = P[sel] @ x_all.T
-        perm = np.argsort(calc, axis=1)
-        calc = np.take_along_axis(calc, perm, axis=1)
-        n_h = calc.shape[1]
-        big = float(calc[:, -1].max()) + 1.0
-        offs = np.arange(len(sel))[:, None] * big
-        pos = np.searchsorted((calc + offs).ravel(), (offs + s_obs).ravel())
-        pos = pos.reshape(len(sel), -1) - np.arange(len(sel))[:, None] * n_h
-        left = np.clip(pos - 1, 0, n_h - 1)
-        right = np.clip(pos, 0, n_h - 1)
+        table = _design_table(system, hmax)
+        calc = P[sel] @ table
+        near = windows.assigned(calc)
+        ok = near >= 0
+        x = table.T[np.maximum(near, 0)]  # (c, n, k)
         rows = np.arange(len(sel))[:, None]
-        dl = np.abs(calc[rows, left] - s_obs)
-        dr = np.abs(calc[rows, right] - s_obs)
-        near = np.where(dl <= dr, left, right)
-        ok = np.minimum(dl, dr) <= tol
-        x = x_all[perm[rows, near]]  # (c, n, k)
+        resid = np.abs(calc[rows, np.maximum(near, 0)] - s_obs)
+        ok &= resid <= tol
         wt = ok * w
         a = np.einsum("cn,cnk,cnj->ckj", wt, x, x)
         b = np.einsum("cn,cnk,n->ck", wt, x, s_obs)
@@ -320,11 +416,10 @@ def _table(system, hmax, centring):
 
 def calc_lines(system, p, centring, s_max):
     """Calculated lines up to ``s_max``: sorted ``s`` and their ``hkl``."""
-    smallest = float(np.min(np.asarray(p)[:3]))
-    if not smallest > 0 or not s_max > 0:
+    far = float(reach(system, p, max(s_max, 0.0))[0])
+    if not np.isfinite(far) or not s_max > 0:
         return np.zeros(0), np.zeros((0, 3), dtype=int)
-    hmax = max(1, int(math.ceil(math.sqrt(s_max / smallest))) + 1)
-    hmax = min(hmax, 40)
+    hmax = min(max(1, int(math.ceil(far)) + 1), 40)
     hkl, x = _table(system, hmax, centring)
     s = x @ np.asarray(p, dtype=float)
     keep = (s > 0) & (s <= s_max)
