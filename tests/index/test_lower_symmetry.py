@@ -1,4 +1,5 @@
-"""Indexing of tetragonal, orthorhombic and monoclinic patterns."""
+"""Indexing of tetragonal, orthorhombic, monoclinic and triclinic
+patterns."""
 
 import json
 
@@ -52,6 +53,13 @@ CASES = {
         ["Ba", "S"],
         [[0.13, 0, 0.31], [0.42, 0, 0.77]],
         "mC",
+    ),
+    "P-1": (
+        "P-1",
+        Lattice.from_parameters(5.3, 6.1, 7.2, 78.0, 84.0, 98.0),
+        ["Ca", "Cl", "O"],
+        [[0.13, 0.27, 0.31], [0.62, 0.18, 0.77], [0.35, 0.71, 0.12]],
+        "aP",
     ),
 }
 
@@ -122,7 +130,12 @@ def test_orthorhombic_lab_scan_with_zero_shift():
 
 @pytest.mark.parametrize(
     "name, symbol",
-    [("P2_1/c", "P 1 21/c 1"), ("Cmcm", "C - c -"), ("C2/m", "C 1 2 1")],
+    [
+        ("P2_1/c", "P 1 21/c 1"),
+        ("Cmcm", "C - c -"),
+        ("C2/m", "C 1 2 1"),
+        ("P-1", "P -"),
+    ],
 )
 def test_extinction_symbols(name, symbol):
     from diffpy.crystalnet.index.extinction import rank_extinction_symbols
@@ -152,6 +165,43 @@ def test_metric_round_trip():
         True,
         False,
     ]
+
+
+def test_line_windows_match_the_exact_search():
+    # the binned windows find every line within tol, and none beyond tol
+    # plus one bin
+    rng = np.random.default_rng(2)
+    s_obs = 0.01 + np.cumsum(rng.uniform(2.5e-3, 5e-3, 70))  # resolved
+    tol = rng.uniform(2e-4, 1e-3, 70)
+    calc = rng.uniform(0.0, 0.32, (50, 400))
+    windows = metric._Windows(s_obs, tol)
+    got = windows.mask(calc)
+    dist = np.abs(calc[:, :, None] - s_obs[None, None, :])  # (m, c, n)
+    inside = (dist <= tol).any(axis=1)
+    near = (dist <= tol + windows.width).any(axis=1)
+    assert got.shape == (50, 70) and got.any()
+    assert np.all(got[inside]) and not np.any(got[~near])
+    # the assigned column is the nearest calculated line (lines whose
+    # windows do not overlap)
+    near_col = windows.assigned(calc)
+    m, j = np.nonzero(inside)
+    best = np.argmin(dist[m, :, j], axis=1)
+    assert np.array_equal(near_col[m, j], best)
+
+
+def test_reach_and_volumes_of_an_oblique_cell():
+    lattice = Lattice.from_parameters(5.1, 6.3, 7.4, 78.0, 104.0, 95.0)
+    g = np.linalg.inv(lattice.metric_tensor)
+    p = [g[0, 0], g[1, 1], g[2, 2], 2 * g[1, 2], 2 * g[0, 2], 2 * g[0, 1]]
+    assert metric.volumes("triclinic", [p])[0] == pytest.approx(lattice.volume)
+    assert np.isnan(metric.volumes("triclinic", [-np.array(p)])[0])
+    # |h| <= sqrt(s_max) * a for every line up to s_max
+    s_max = 0.3
+    s, hkl = metric.calc_lines("triclinic", p, "P", s_max)
+    reach = metric.reach("triclinic", p, s_max)[0]
+    assert np.abs(hkl).max() <= reach
+    d = np.array([lattice.d_hkl(v) for v in metric.hkl_table("triclinic", 6)])
+    assert s.size == np.count_nonzero(1 / d**2 <= s_max)
 
 
 def test_noise_is_refused_with_all_systems():

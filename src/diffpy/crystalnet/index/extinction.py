@@ -75,6 +75,8 @@ def _conditions(system):
             ("c21", "21"),
         ),
     }
+    if system == "triclinic":  # P1 and P-1: no reflection condition
+        return {}
     if system == "monoclinic":
         keep = ("h0l: h=2n", "h0l: l=2n", "h0l: h+l=2n", "0k0: k=2n")
         return {name: out[name] for name in keep}
@@ -242,6 +244,8 @@ def _format(system, centring, combo, order):
         if glide is not None:
             return f"{centring} 1 {screw}/{glide[1][2][1]} 1"
         return f"{centring} 1 {screw} 1"
+    if system == "triclinic":
+        return f"{centring} -"
     return f"{centring}: " + ("; ".join(names) if names else "no conditions")
 
 

@@ -1,28 +1,20 @@
-"""Indexing of tetragonal, orthorhombic and monoclinic patterns.
+"""Indexing of tetragonal, orthorhombic, monoclinic and triclinic patterns.
 
 Trial cells come from low-index assignments of the first lines, solved as
-linear systems in ``s = 1/d^2`` (:mod:`~diffpy.crystalnet.index.metric`):
-
-* tetragonal and orthorhombic: every choice of two (three) of the first
-  six lines, each given every design row with indices up to 3 (2): the
-  trial-and-error method of TREOR (Werner, Eriksson and Westdahl, J. Appl.
-  Cryst. 18, 367, 1985), batched;
-* monoclinic, in two ways: the three axial terms from lines taken as
-  ``hk0`` or ``0kl`` reflections, then ``2 a* c* cos(beta*)`` from every
-  line the axial cell leaves unindexed, taken as a low-index ``hkl`` with
-  ``h l != 0``; and the ``h0l`` zone first, then ``b*`` from the lines
-  it leaves unindexed.
-
-The trials are cut on the first ten lines and scored on all of them within
-a loose tolerance (the zero shift is not known yet), given one batched
+linear systems in ``s = 1/d^2`` (:mod:`~diffpy.crystalnet.index.trials`,
+with the metric of :mod:`~diffpy.crystalnet.index.metric`).  The trials are
+cut on the first ten lines and scored on all of them within a loose
+tolerance (the zero shift is not known yet); the ``N_BATCH`` that index
+most lines (the smaller cell first among equals) are given one batched
 linear least-squares step, scored again within the trial tolerance,
 screened by a quick de Wolff figure, and the best are refined by least
 squares with a zero shift.  The lattice centring is read from the
 systematic absences of the indexed lines (the centred lattice must index
 every line the primitive one does), and the cell is standardised with
 spglib, which also finds a higher metric symmetry (a tetragonal cell with
-``a = c`` is cubic).  Internal to :mod:`diffpy.crystalnet.index`; the
-driver is :func:`~diffpy.crystalnet.index.indexing.index_pattern`.
+``a = c`` is cubic, a triclinic cell with a monoclinic metric is
+monoclinic).  Internal to :mod:`diffpy.crystalnet.index`; the driver is
+:func:`~diffpy.crystalnet.index.indexing.index_pattern`.
 """
 
 import numpy as np
@@ -35,6 +27,8 @@ __all__ = []
 
 #: best trials screened by a quick linear refinement, per crystal system
 N_SCREENED = 300
+#: trials given the batched linear refinement (the likeliest)
+N_BATCH = 4000
 #: best screened trials refined per crystal system
 N_REFINED = 12
 #: shortest conventional cell edge of a solution, angstrom (as for cubic)
@@ -260,7 +254,12 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     # equals the smallest cell, which calculates the fewest lines (de
     # Wolff's criterion)
     keep = counts >= min(need, n_score)
-    P, vol = P[keep], vol[keep]
+    P, vol, counts = P[keep], vol[keep], counts[keep]
+    # the likeliest: most lines, then the smallest cell (a count corrected
+    # for chance coincidences does worse: within the first-pass tolerance
+    # a large cell indexes almost any line by chance)
+    best = np.lexsort((vol, -counts))[:N_BATCH]
+    P, vol = P[best], vol[best]
     P = metric.refine_batch(
         system, P, s[:n_score], tol_first[:n_score], hmax_cap=cap
     )

@@ -236,7 +236,7 @@ class _Windows:
     """The tolerance windows of the observed lines on a grid of bins in s.
 
     A calculated line falls in bin ``floor(s / width)``; ``bits`` of a bin
-    marks (one bit per line, in 64-line words) the windows that overlap
+    marks (one bit per line, in 32-line words) the windows that overlap
     it, ``nearest`` the line whose centre is nearest (-1 for none).  The
     bins are an eighth of the narrowest window, so a calculated line at
     most that far outside a window can count as inside.  Matching many
@@ -257,25 +257,26 @@ class _Windows:
         hi = np.floor((s_obs + tol) / self.width).astype(np.int64)
         lo = np.clip(lo, 1, self.n_bins - 2)  # bin 0 and the last: none
         hi = np.clip(hi, 1, self.n_bins - 2)
-        n_words = (s_obs.size + 63) // 64
-        self.bits = np.zeros((n_words, self.n_bins), dtype=np.uint64)
+        n_words = (s_obs.size + 31) // 32
+        self.bits = np.zeros((n_words, self.n_bins), dtype=np.uint32)
         self.nearest = np.full(self.n_bins, -1, dtype=np.int64)
         dist = np.full(self.n_bins, np.inf)
         centre = (np.arange(self.n_bins) + 0.5) * self.width
         for j in range(s_obs.size):
             span = slice(lo[j], hi[j] + 1)
-            self.bits[j // 64, span] |= np.uint64(1) << np.uint64(j % 64)
+            self.bits[j // 32, span] |= np.uint32(1) << np.uint32(j % 32)
             d = np.abs(centre[span] - s_obs[j])
             closer = d < dist[span]
             dist[span] = np.where(closer, d, dist[span])
             self.nearest[span] = np.where(closer, j, self.nearest[span])
 
     def bins(self, calc):
-        """Bin of each calculated ``s`` (out of range: an empty bin)."""
-        idx = np.floor(calc / self.width)
-        return np.clip(np.nan_to_num(idx, nan=0.0), 0, self.n_bins - 1).astype(
-            np.int64
-        )
+        """Bin of each calculated ``s`` (out of range: an empty bin).
+
+        ``calc`` must be finite."""
+        idx = calc * (1.0 / self.width)
+        np.clip(idx, 0, self.n_bins - 1, out=idx)
+        return idx.astype(np.int32)
 
     def mask(self, calc):
         """``(m, n)``: which lines the rows of ``calc`` index."""
@@ -284,9 +285,9 @@ class _Windows:
         out = np.zeros((len(calc), n), dtype=bool)
         for w in range(self.bits.shape[0]):
             hit = np.bitwise_or.reduce(self.bits[w][idx], axis=1)
-            cols = np.arange(64 * w, min(64 * (w + 1), n))
-            shifts = (cols - 64 * w).astype(np.uint64)
-            out[:, cols] = ((hit[:, None] >> shifts) & np.uint64(1)).astype(
+            cols = np.arange(32 * w, min(32 * (w + 1), n))
+            shifts = (cols - 32 * w).astype(np.uint32)
+            out[:, cols] = ((hit[:, None] >> shifts) & np.uint32(1)).astype(
                 bool
             )
         return out
@@ -339,16 +340,19 @@ def indexed_mask(system, P, s_obs, tol, hmax_cap=12, chunk=2048):
         return mask
     windows = _Windows(s_obs, tol)
     s_max = float(np.max(s_obs + tol))
+    finite = np.all(np.isfinite(P), axis=1)
+    P32 = np.where(finite[:, None], P, 0.0).astype(np.float32)
     for sel, hmax in _chunks(system, P, s_max, hmax_cap, chunk):
-        calc = P[sel] @ _design_table(system, hmax)
-        mask[sel] = windows.mask(calc)
+        calc = P32[sel] @ _design_table(system, hmax, np.float32)
+        mask[sel] = windows.mask(calc) & finite[sel, None]
     return mask
 
 
 @lru_cache(maxsize=64)
-def _design_table(system, hmax):
+def _design_table(system, hmax, dtype=np.float64):
     """Transposed design rows of every ``hkl`` up to ``hmax``."""
-    out = np.ascontiguousarray(design(system, hkl_table(system, hmax)).T)
+    out = design(system, hkl_table(system, hmax)).T
+    out = np.ascontiguousarray(out, dtype=dtype)
     out.setflags(write=False)
     return out
 
@@ -379,7 +383,7 @@ def refine_batch(system, P, s_obs, tol, hmax_cap=12, chunk=1024):
     windows = _Windows(s_obs, tol)
     s_max = float(np.max(s_obs + tol))
     w = 1.0 / tol**2
-    valid = np.min(P[:, :3], axis=1) > 0
+    valid = (np.min(P[:, :3], axis=1) > 0) & np.all(np.isfinite(P), axis=1)
     for sel, hmax in _chunks(system, P, s_max, hmax_cap, chunk):
         sel = sel[valid[sel]]
         if sel.size == 0:
