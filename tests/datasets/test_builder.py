@@ -328,3 +328,70 @@ def test_source_weight_scales_its_blocks(tmp_path):
     assert records == [8, 2]
     with pytest.raises(CrystalNetInputError, match="weight"):
         make_source("random*1.5", settings)
+
+
+def _records(folder):
+    """Every stored record, in block then record order, and what is kept."""
+    out = []
+    for path in shard_paths(folder):
+        with h5py.File(path) as h5:
+            for i in range(int(h5.attrs["count"])):
+                out.append(
+                    (
+                        path.name,
+                        h5["id"].asstr()[i],
+                        int(h5["seed"][i]),
+                        h5["formula"].asstr()[i],
+                        h5["lattice"][i].tobytes(),
+                        h5["structure"].asstr()[i],
+                        h5["cmed"][i].tobytes(),
+                    )
+                )
+    kept = [(s["file"], s["kept"]) for s in load_manifest(folder)["shards"]]
+    return out, kept
+
+
+def test_killed_build_resumed_on_a_busier_machine_is_exact(
+    cif_folder, tmp_path, monkeypatch
+):
+    import signal
+
+    settings = _settings(n=8, block_size=3, grid_size=8, seed=1)
+    sources = [make_source(s, settings) for s in (str(cif_folder), "random")]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    build_dataset(sources, whole, settings, progress=False)
+    # killed while building the third block: two shards and a temporary file
+    build_dataset(sources, parts, settings, progress=False, max_blocks=2)
+    (parts / ".shard-000002.h5.killed.tmp").write_bytes(b"partial")
+    # the resumed run gets far less CPU per second of work (a loaded or
+    # slower machine): a CPU-time limit would expire 1000 times sooner
+    real = signal.setitimer
+    monkeypatch.setattr(
+        signal, "setitimer", lambda which, s, *a: real(which, s / 1000, *a)
+    )
+    build_dataset(sources, parts, settings, progress=False)
+    finalize_dataset(whole)
+    finalize_dataset(parts)
+    clean, resumed = _records(whole), _records(parts)
+    assert sum(r[1].isdigit() for r in clean[0]) >= 3, "random crystals"
+    assert resumed == clean
+
+
+def test_job_array_part_resumes_beside_a_finished_part(cif_folder, tmp_path):
+    # part k of n builds the blocks of local index k mod n, one per source:
+    # with two sources, part 1's shards are 2, 3, 6, 7, ...
+    settings = _settings(n=4, block_size=2, grid_size=8)
+    sources = [make_source(str(cif_folder), settings)] * 2
+    alone, beside = tmp_path / "alone", tmp_path / "beside"
+    build_dataset(sources, alone, settings, shard=(0, 2), progress=False)
+    build_dataset(sources, beside, settings, shard=(1, 2), progress=False)
+    build_dataset(
+        sources, beside, settings, shard=(0, 2), progress=False, max_blocks=1
+    )
+    build_dataset(sources, beside, settings, shard=(0, 2), progress=False)
+    part0 = [p.name for p in shard_paths(alone)]
+    assert part0 == ["shard-000000.h5", "shard-000001.h5", "shard-000004.h5"]
+    for name in part0:
+        assert (beside / name).exists(), name
+        a, b = read_shard_meta(alone / name), read_shard_meta(beside / name)
+        assert list(a["id"]) == list(b["id"])

@@ -67,3 +67,18 @@ def test_stream_is_deterministic_and_bounded():
     )
     with pytest.raises(CrystalNetInputError):
         list(random_records(1, space_groups=[300]))
+
+
+def test_work_limit_is_a_count_not_a_time():
+    from pyxtal.symmetry import Wyckoff_position
+
+    merge = Wyckoff_position.merge
+    args = (225, ["Na", "Cl"], [1, 1])
+    # NaCl needs one Wyckoff placement per element: two at least
+    out = random_crystal(*args, np.random.default_rng(3), max_placements=1)
+    assert out == "pyxtal gave up (Wyckoff placement budget spent)"
+    assert Wyckoff_position.merge is merge
+    again = random_crystal(*args, np.random.default_rng(3), max_placements=1)
+    assert again == out
+    s = random_crystal(*args, np.random.default_rng(3))
+    assert not isinstance(s, str), s

@@ -266,3 +266,78 @@ def test_read_pattern_file_detects_cif_by_content(tmp_path, scan):
     path = tmp_path / "profile.txt"
     path.write_text("data_x\n" + cif_profile(x, y, su=False))
     assert read_pattern_file(path).format == "pdCIF"
+
+
+def cif_loop(columns):
+    """A pdCIF loop from ``{tag: list of value strings}``."""
+    rows = zip(*columns.values())
+    body = "\n".join(" ".join(row) for row in rows)
+    return "loop_\n" + "".join(f"{t}\n" for t in columns) + body + "\n"
+
+
+def two_theta_with_d(x, y, d_values):
+    return (
+        "data_archive\n_diffrn_radiation_type 'Cu K\\a'\n"
+        "_diffrn_radiation_wavelength 1.5406\n"
+        + cif_loop(
+            {
+                "_pd_proc_d_spacing": d_values,
+                "_pd_proc_2theta_corrected": [f"{a:.3f}" for a in x],
+                "_pd_proc_intensity_net": [f"{b:.1f}" for b in y],
+                "_pd_meas_intensity_total": [f"{b + 7:.1f}" for b in y],
+            }
+        )
+    )
+
+
+@pytest.mark.parametrize("unknown_d", [False, True])
+def test_pdcif_two_theta_with_d_spacing_column(tmp_path, scan, unknown_d):
+    x, y = scan
+    d = 1.5406 / (2 * np.sin(np.radians(x / 2)))
+    d_values = ["."] * x.size if unknown_d else [f"{v:.5f}" for v in d]
+    path = tmp_path / "archive.cif"
+    path.write_text(two_theta_with_d(x, y, d_values))
+    pattern = load_pattern(path)
+    assert pattern.metadata["x_tag"] == "_pd_proc_2theta_corrected"
+    assert pattern.metadata["intensity_tag"] == "_pd_meas_intensity_total"
+    assert np.allclose(pattern.x, x)
+    assert np.allclose(pattern.intensity, y + 7, atol=0.05)
+    assert pattern.wavelength == pytest.approx(1.5406)
+
+
+def test_pdcif_angle_columns_in_documented_order(tmp_path, scan):
+    x, y = scan
+    path = tmp_path / "two_angles.cif"
+    path.write_text(
+        "data_a\n_diffrn_radiation_wavelength 1.5406\n"
+        + cif_loop(
+            {
+                "_pd_proc_d_spacing": ["."] * x.size,
+                "_pd_proc_2theta_corrected": [f"{a + 0.01:.3f}" for a in x],
+                "_pd_meas_2theta_scan": [f"{a:.3f}" for a in x],
+                "_pd_meas_counts_total": [f"{b:.0f}" for b in y],
+            }
+        )
+    )
+    pattern = load_pattern(path)
+    assert pattern.metadata["x_tag"] == "_pd_meas_2theta_scan"
+    assert np.allclose(pattern.x, x)
+
+
+@pytest.mark.parametrize(
+    "x_tag", ["_pd_proc_d_spacing", "_pd_meas_time_of_flight"]
+)
+def test_pdcif_d_spacing_or_tof_without_angles_refused(tmp_path, scan, x_tag):
+    x, y = scan
+    path = tmp_path / "tof.cif"
+    path.write_text(
+        "data_t\n"
+        + cif_loop(
+            {
+                x_tag: [f"{a:.3f}" for a in x],
+                "_pd_proc_intensity_total": [f"{b:.1f}" for b in y],
+            }
+        )
+    )
+    with pytest.raises(CrystalNetInputError, match="time-of-flight or d-"):
+        load_pattern(path)

@@ -10,8 +10,9 @@ block])``), so any block can be built without building the ones before it:
 * each block is written as one shard file, atomically, so an interrupted
   build resumes by skipping the shards that exist (no entry lost or written
   twice);
-* ``shard=(k, n)`` builds only the blocks ``b % n == k`` -- the same build
-  run as a job array on a cluster scheduler;
+* ``shard=(k, n)`` builds only the blocks whose local block is ``k``
+  modulo ``n`` (``(b // S) % n == k``: every n-th round of one block per
+  source) -- the same build run as a job array on a cluster scheduler;
 * the output is the same for a given seed whatever ``workers`` is.
 
 Deduplication across blocks and jobs, and trimming to the requested size,
@@ -229,7 +230,8 @@ def build_dataset(
     workers : int, optional
         Worker processes.
     shard : tuple of int, optional
-        ``(k, n)``: build only the blocks ``b % n == k``.
+        ``(k, n)``: build only the blocks of local index ``k`` modulo ``n``
+        (block ``b`` has local index ``b // len(sources)``).
     progress : bool, optional
         Show a tqdm progress bar.
     max_blocks : int, optional
@@ -255,7 +257,7 @@ def build_dataset(
     n_sources = len(sources)
     exhausted = set()
     stats = {"blocks": 0, "written": 0, "skipped": {}, "seconds": 0.0}
-    keys = _existing_keys(out, shard)
+    keys = _existing_keys(out, shard, n_sources)
     # Each job aims at its share of the unique entries (plus a margin for
     # cross-job duplicates); finalize trims to exactly settings.n.
     target = int(np.ceil(settings.n / n_jobs * (1.0 if n_jobs == 1 else 1.1)))
@@ -375,12 +377,18 @@ def _build_block(
     return {"keys": keys, "count": len(entries), "skipped": skipped}
 
 
-def _existing_keys(out, shard=(0, 1)):
-    """Dedupe keys already written by this job (for resuming)."""
+def _existing_keys(out, shard=(0, 1), n_sources=1):
+    """Dedupe keys already written by this job (for resuming).
+
+    Job ``k`` of ``n`` builds the blocks of local index ``k`` modulo ``n``
+    (block ``b`` is local block ``b // n_sources`` of source
+    ``b % n_sources``); the shards of the other jobs in the same folder
+    are not its own.
+    """
     k, n_jobs = shard
     keys = set()
     for path in shard_paths(out):
-        if block_of(path) % n_jobs != k:
+        if block_of(path) // n_sources % n_jobs != k:
             continue
         meta = read_shard_meta(path)
         keys.update(

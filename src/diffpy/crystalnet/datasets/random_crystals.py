@@ -80,6 +80,13 @@ METALS = tuple(
 
 KINDS = ("ionic", "intermetallic", "mixed")
 
+#: trial Wyckoff placements (calls of pyxtal's ``Wyckoff_position.merge``)
+#: after which an attempt is abandoned.  Measured here at 250-400 per CPU
+#: second on the slow attempts, so about the 5 CPU seconds of the former
+#: time limit; a count, unlike a time, gives the same outcome on any
+#: machine, loaded or not, so a build resumed after a kill is exact.
+MAX_PLACEMENTS = 1500
+
 #: shortest contact / sum of covalent radii after "contact" volume scaling
 #: (the median of that ratio over real MP-20 structures is 0.91)
 CONTACT_RATIO = 0.9
@@ -156,6 +163,42 @@ class _Timeout(Exception):
     pass
 
 
+class _OverBudget(Exception):
+    pass
+
+
+@contextmanager
+def _placement_limit(limit):
+    """Raise _OverBudget at pyxtal's ``limit + 1``-th Wyckoff placement.
+
+    pyxtal's search is bounded by counts of tries, but can take a minute;
+    each try places atoms with ``Wyckoff_position.merge``, the bulk of its
+    work.  Counting those calls bounds the work deterministically.  The
+    method is wrapped for the duration of the block (not thread-safe: one
+    attempt at a time per process, as in the dataset builder).  None or 0:
+    no limit.
+    """
+    if not limit:
+        yield
+        return
+    from pyxtal.symmetry import Wyckoff_position
+
+    original = Wyckoff_position.merge
+    calls = [0]
+
+    def merge(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] > limit:
+            raise _OverBudget()
+        return original(self, *args, **kwargs)
+
+    Wyckoff_position.merge = merge
+    try:
+        yield
+    finally:
+        Wyckoff_position.merge = original
+
+
 @contextmanager
 def _time_limit(seconds):
     """Raise _Timeout after ``seconds`` of CPU time of this process.
@@ -197,8 +240,9 @@ def random_crystal(
     volume="contact",
     min_distance_factor=None,
     max_count=5,
-    timeout=5.0,
+    timeout=None,
     t_factor=None,
+    max_placements=MAX_PLACEMENTS,
 ):
     """Generate one random crystal with pyxtal.
 
@@ -232,16 +276,17 @@ def random_crystal(
         pyxtal's default, half a sum: faster, but most results then fail
         the distance filter).
     timeout : float, optional
-        Give up after this many CPU seconds (pyxtal can search for a minute
-        on crowded Wyckoff combinations).  The default, 5 s, is far above
-        the fraction of a second a normal attempt takes, so that the speed
-        of the machine rarely decides which attempts succeed (with 0.5 s
-        a two-worker build differed from a one-worker build about one run
-        in three on a loaded machine).  Works in the main thread of a
-        process on Unix (also in worker processes); elsewhere there is no
-        limit.  None or 0: no limit.  With a limit, whether a slow
-        attempt succeeds can depend on the machine's speed; use None for
-        bit-for-bit reproducible streams.
+        Also give up after this many CPU seconds.  Default None: no time
+        limit, as whether a slow attempt succeeds then depends on the
+        machine's speed and load (a 5 s limit made a dataset build resumed
+        after a kill differ from a clean build by a structure).  Works in
+        the main thread of a process on Unix (also in worker processes);
+        elsewhere there is no limit.
+    max_placements : int, optional
+        Give up after this many trial Wyckoff placements by pyxtal
+        (:data:`MAX_PLACEMENTS`, about 5 CPU seconds here: pyxtal can
+        search for a minute on crowded Wyckoff combinations).  A count, so
+        the outcome is the same on every machine.  None or 0: no limit.
 
     Returns
     -------
@@ -282,7 +327,7 @@ def random_crystal(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            with _time_limit(timeout):
+            with _time_limit(timeout), _placement_limit(max_placements):
                 crystal.from_random(
                     3,
                     int(space_group),
@@ -294,6 +339,8 @@ def random_crystal(
                 )
         except _Timeout:
             return "pyxtal timed out"
+        except _OverBudget:
+            return "pyxtal gave up (Wyckoff placement budget spent)"
         except Exception as exc:
             return f"pyxtal failed: {type(exc).__name__}"
         if not getattr(crystal, "valid", True):

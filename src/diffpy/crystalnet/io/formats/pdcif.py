@@ -88,7 +88,9 @@ def read_pdcif(path, text):
     is read.  x tags, by preference: ``_pd_meas_2theta_scan``,
     ``_pd_meas_2theta_corrected``, ``_pd_proc_2theta_corrected``;
     intensities: ``_pd_meas_counts_total``, ``_pd_meas_intensity_total``,
-    ``_pd_proc_intensity_total``, ``_pd_proc_intensity_net``.  Standard
+    ``_pd_proc_intensity_total``, ``_pd_proc_intensity_net``.  A
+    ``_pd_proc_d_spacing`` column beside a 2-theta loop (common in the
+    IUCr archive, with values or ``.``) is ignored.  Standard
     uncertainties in parentheses (``123(4)``) become sigma.  The wavelength
     is ``_diffrn_radiation_wavelength`` (first value of a loop) or
     ``_pd_proc_wavelength`` of the profile block, else of another block.
@@ -108,8 +110,9 @@ def read_pdcif(path, text):
     ------
     CrystalNetInputError
         For a CIF without a powder profile (a structure-only CIF), neutron
-        or time-of-flight data (``_diffrn_radiation_probe``,
-        ``_diffrn_radiation_type``), or unreadable CIF syntax.
+        data (``_diffrn_radiation_probe``, ``_diffrn_radiation_type``),
+        time-of-flight or d-spacing data without a 2-theta loop, or
+        unreadable CIF syntax.
     """
     blocks = _cif_blocks(text, path)
     name, block, x_tag, y_tag = _profile_block(blocks, path)
@@ -175,30 +178,29 @@ def _cif_blocks(text, path):
 
 
 def _profile_block(blocks, path):
-    """(name, block, x tag or None, intensity tag) of the profile block."""
+    """(name, block, x tag or None, intensity tag) of the profile block.
+
+    A d-spacing or time-of-flight loop is refused only in a block without
+    a 2-theta loop: archived X-ray patterns often carry a convenience
+    ``_pd_proc_d_spacing`` column (values or ``.``) beside their angles.
+    """
     chosen = None
     for name, block in blocks:
-        if any(isinstance(block.data.get(t), list) for t in _CIF_TOF_TAGS):
+        y_tag = next(
+            (t for t in CIF_Y_TAGS if isinstance(block.data.get(t), list)),
+            None,
+        )
+        x_tag = _cif_angle_tag(block, y_tag)
+        if x_tag is None and any(
+            isinstance(block.data.get(t), list) for t in _CIF_TOF_TAGS
+        ):
             raise CrystalNetInputError(
                 f"block data_{name} holds time-of-flight or d-spacing data, "
                 "not a constant-wavelength 2-theta pattern",
                 path,
             )
-        y_tag = next(
-            (t for t in CIF_Y_TAGS if isinstance(block.data.get(t), list)),
-            None,
-        )
         if y_tag is None:
             continue
-        x_tag = next(
-            (
-                t
-                for t in CIF_X_TAGS
-                if isinstance(block.data.get(t), list)
-                and len(block.data[t]) == len(block.data[y_tag])
-            ),
-            None,
-        )
         chosen = (name, block, x_tag, y_tag)
         break
     if chosen is None:
@@ -208,6 +210,21 @@ def _profile_block(blocks, path):
             path,
         )
     return chosen
+
+
+def _cif_angle_tag(block, y_tag):
+    """The preferred 2-theta loop tag of a block, or None.
+
+    With an intensity tag, the loop must have as many values as the
+    intensities; without one, any 2-theta loop counts.
+    """
+    for tag in CIF_X_TAGS:
+        values = block.data.get(tag)
+        if not isinstance(values, list):
+            continue
+        if y_tag is None or len(values) == len(block.data[y_tag]):
+            return tag
+    return None
 
 
 def _cif_range_x(block, name, y_tag, y, path):
