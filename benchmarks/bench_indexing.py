@@ -306,17 +306,63 @@ def run(args):
             dt = time.perf_counter() - t0
             row = _scored(sols, ref, args.rtol, dt, err, record)
             results[name].append(row)
+            _log(args.log, name, "ours", row)
             if args.verbose and not row[0]:
                 _miss(row, name)
             if reference is not None:
                 sols, err, dt = reference.index(peaks, args.max_peaks)
                 row = _scored(sols, ref, args.rtol, dt, err, record)
                 ref_results[name].append(row)
+                _log(args.log, name, "reference", row)
                 if args.verbose and not row[0]:
                     _miss(row, f"{name} (reference)")
     _summary(results, "")
     if reference is not None:
         _summary(ref_results, reference.title)
+
+
+def _log(path, setup, who, row):
+    """Append one result as a JSON line (``--log``), so that a run stopped
+    early can still be summarised (``--summarise``)."""
+    if not path:
+        return
+    import json
+
+    top1, top5, dt, ref, sols, err, record, lattice = row
+    with open(path, "a") as fh:
+        fh.write(
+            json.dumps(
+                dict(
+                    setup=setup,
+                    who=who,
+                    id=record.id,
+                    system=ref[3],
+                    symbol=ref[2],
+                    top1=bool(top1),
+                    top5=bool(top5),
+                    lattice=bool(lattice),
+                    refused=not sols,
+                    seconds=dt,
+                    found=sols[0].describe()[:120] if sols else None,
+                )
+            )
+            + "\n"
+        )
+
+
+def summarise(path):
+    """The summary tables of a ``--log`` file."""
+    import json
+
+    tables = {}
+    for line in open(path):
+        r = json.loads(line)
+        ref = (None, None, r["symbol"], r["system"])
+        row = (r["top1"], r["top5"], r["seconds"], ref)
+        row += ([] if r["refused"] else [1], None, None, r["lattice"])
+        tables.setdefault(r["who"], {}).setdefault(r["setup"], []).append(row)
+    for who, results in tables.items():
+        _summary(results, "" if who == "ours" else "reference")
 
 
 def _summary(results, title):
@@ -666,6 +712,15 @@ def main():
         help="fill systems short of --limit with random crystals (pyxtal)",
     )
     parser.add_argument(
+        "--log", default=None, help="append every result to this JSONL file"
+    )
+    parser.add_argument(
+        "--summarise",
+        default=None,
+        metavar="LOG",
+        help="print the tables of a --log file and exit",
+    )
+    parser.add_argument(
         "--impurities",
         type=int,
         default=3,
@@ -706,6 +761,9 @@ def main():
         help="seconds before a reference search is stopped (refused)",
     )
     args = parser.parse_args()
+    if args.summarise:
+        summarise(args.summarise)
+        return
     if args.measured:
         measured(args.measured)
         return

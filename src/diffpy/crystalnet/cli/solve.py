@@ -46,7 +46,7 @@ from diffpy.crystalnet.errors import CrystalNetInputError
     show_default=True,
     help="Crystal systems the indexing tries (without --lattice/--cell): "
     "any of cubic, trigonal, hexagonal, tetragonal, orthorhombic, "
-    "monoclinic.",
+    "monoclinic, triclinic.",
 )
 @click.option(
     "--lattice-solutions",
