@@ -223,3 +223,29 @@ def test_shipped_example_matches_its_structure():
     np.testing.assert_allclose(
         data[:, 2], np.sqrt(np.maximum(data[:, 1], 1)), atol=0.01
     )
+
+
+def test_friedel_half_maps_every_reflection_to_itself_or_its_mate():
+    from diffpy.crystalnet.physics.scattering import _friedel_half
+
+    r = np.arange(-3, 4)
+    hkl = np.array(np.meshgrid(r, r, r, indexing="ij")).reshape(3, -1).T
+    hkl = hkl[np.random.default_rng(0).permutation(len(hkl))]
+    rep, back = _friedel_half(hkl)
+    assert rep.size == (len(hkl) + 1) // 2  # one of each pair, and 000
+    mate = hkl[rep][back]
+    assert np.all(np.all(mate == hkl, axis=1) | np.all(mate == -hkl, axis=1))
+
+
+def test_hkl_families_are_built_on_first_read_and_equal_the_list():
+    from diffpy.crystalnet.physics.simulator import HklFamilies
+
+    nacl = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3]
+    )
+    sticks = simulate_pattern(nacl, "CuKa1", (10, 90))
+    assert isinstance(sticks.hkls, HklFamilies)
+    assert sticks.hkls._list is None  # nothing built yet
+    first = sticks.hkls[0]
+    assert first == [{"hkl": (1, 1, 1), "multiplicity": 8}]
+    assert sticks.hkls == list(sticks.hkls) and len(sticks.hkls) == len(sticks)

@@ -250,8 +250,42 @@ def _phase_factors(hkl, frac):
     return out
 
 
+def _friedel_half(hkl):
+    """Representatives of the Friedel pairs and the map back.
+
+    Returns ``rep`` (indices of the reflections whose first non-zero
+    index is positive, plus ``000``) and ``back`` such that reflection
+    ``i`` has the ``|F|^2`` of ``hkl[rep][back[i]]``: ``h`` or ``-h``.
+    """
+    hkl = np.asarray(hkl, dtype=np.int64)
+    first = np.where(
+        hkl[:, 0] != 0,
+        hkl[:, 0],
+        np.where(hkl[:, 1] != 0, hkl[:, 1], hkl[:, 2]),
+    )
+    rep = np.flatnonzero(first >= 0)
+    span = 2 * int(np.abs(hkl).max(initial=0)) + 1
+
+    def code(v):
+        return ((v[:, 0] * span) + v[:, 1]) * span + v[:, 2]
+
+    canon = np.where((first >= 0)[:, None], hkl, -hkl)
+    rep_code = code(hkl[rep])
+    order = np.argsort(rep_code, kind="stable")
+    pos = np.searchsorted(rep_code[order], code(canon))
+    return rep, order[pos]
+
+
 def _structure_factor_sq(hkl, s2, sc, b_iso, ustar, chunk=2_000_000):
-    """``|F|^2`` for all reflections (one matrix product per chunk)."""
+    """``|F|^2`` for all reflections (one matrix product per chunk).
+
+    Computed for one reflection of each Friedel pair: without anomalous
+    scattering ``|F(-h)|^2 = |F(h)|^2`` (real form factors, displacement
+    factors even in ``h``).
+    """
+    rep, back = _friedel_half(hkl)
+    if rep.size < len(s2):
+        return _structure_factor_sq(hkl[rep], s2[rep], sc, b_iso, ustar)[back]
     # form factors per distinct element, then gathered to the scatterers
     symbols = sc["symbols"]
     uniq = {s: i for i, s in enumerate(dict.fromkeys(symbols))}

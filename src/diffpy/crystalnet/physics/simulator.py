@@ -16,6 +16,7 @@ Lorentz-polarisation factor (1 + cos^2 2theta) / (sin^2 theta cos theta) and
 no absorption, extinction or preferred orientation.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,7 @@ from diffpy.crystalnet.physics.wavelengths import (
 )
 
 __all__ = [
+    "HklFamilies",
     "StickPattern",
     "simulate_pattern",
     "stick_table",
@@ -62,9 +64,10 @@ class StickPattern:
         2-theta in degrees.
     y : numpy.ndarray
         Intensities (maximum 100 when scaled).
-    hkls : list of list of dict
+    hkls : sequence of list of dict
         Per peak, ``[{"hkl": tuple, "multiplicity": int}, ...]`` as in
-        pymatgen (four indices for hexagonal lattices).
+        pymatgen (four indices for hexagonal lattices); an
+        :class:`HklFamilies`, built when first read.
     d_hkls : numpy.ndarray
         Interplanar spacings in angstrom.
     wavelength : float
@@ -113,7 +116,7 @@ class StickPattern:
         from pymatgen.analysis.diffraction.core import DiffractionPattern
 
         return DiffractionPattern(
-            list(self.x), list(self.y), self.hkls, list(self.d_hkls)
+            list(self.x), list(self.y), list(self.hkls), list(self.d_hkls)
         )
 
 
@@ -272,7 +275,7 @@ def stick_table(
     )
     if families:
         is_hex = structure.lattice.is_hexagonal()
-        table["hkls"] = _kept_hkls(hkl, peak_of, is_hex, keep, len(starts))
+        table["hkls"] = HklFamilies(hkl, peak_of, is_hex, keep, len(starts))
     return table
 
 
@@ -290,6 +293,41 @@ def _anisotropic_ustar(structure, sc, b_iso, where):
 
         ustar = get_ustar(structure)[sc["site_index"]]
     return ustar
+
+
+class HklFamilies(Sequence):
+    """The hkl families of each kept peak, in pymatgen's format, built on
+    first use.
+
+    A list of lists of ``{"hkl": tuple, "multiplicity": int}`` (four
+    indices for hexagonal lattices), equal to the list it stands for.
+    Building those dictionaries took half the time of a stick pattern, and
+    most callers (profiles, training data, indexing) never read them.
+    """
+
+    def __init__(self, hkl, peak_of, is_hex, keep, n_peaks):
+        self._args = (hkl, peak_of, is_hex, keep, n_peaks)
+        self._list = None
+
+    def _built(self):
+        if self._list is None:
+            self._list = _kept_hkls(*self._args)
+            self._args = None
+        return self._list
+
+    def __getitem__(self, index):
+        return self._built()[index]
+
+    def __len__(self):
+        return len(self._built())
+
+    def __eq__(self, other):
+        if isinstance(other, HklFamilies):
+            other = other._built()
+        return self._built() == other
+
+    def __repr__(self):
+        return repr(self._built())
 
 
 def _kept_hkls(hkl, peak_of, is_hex, keep, n_peaks):
