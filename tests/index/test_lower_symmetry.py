@@ -239,3 +239,49 @@ def test_index_command(tmp_path, capsys):
     assert record["cell"]["b"] == pytest.approx(10.2, rel=1e-3)
     assert main(["index", str(tmp_path / "missing.xy")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "bravais, count",
+    [
+        (("cubic", "P"), 15),
+        (("cubic", "F"), 11),
+        (("tetragonal", "I"), 19),
+        (("hexagonal", "P"), 45),
+        (("trigonal", "R"), 7),
+        (("orthorhombic", "P"), 30),
+        (("orthorhombic", "C"), 15),
+        (("monoclinic", "C"), 5),
+        (("triclinic", "P"), 2),
+    ],
+)
+def test_space_groups_of_each_bravais_lattice(bravais, count):
+    # as many as the International Tables list for the lattice
+    from diffpy.crystalnet.index.space_groups import _candidates
+
+    assert len({n for n, _ in _candidates(*bravais)}) == count
+
+
+@pytest.mark.parametrize(
+    "name, number", [("rutile", 136), ("anatase", 141), ("Cmcm", 63)]
+)
+def test_space_group_ranking_from_absences(name, number):
+    from diffpy.crystalnet.index.space_groups import rank_space_groups
+
+    sticks = simulate_pattern(_structure(name), "CuKa1", (10, 90))
+    best = index_pattern(sticks.to_pattern(), systems=ALL)[0]
+    ranked = rank_space_groups(best)
+    assert ranked[0].number == number and ranked[0].probability > 0.5
+    assert sum(g.probability for g in ranked) <= 1.0 + 1e-9
+
+
+def test_space_group_ranking_reads_a_4n_condition():
+    # diamond: 00l (hence h00 in cubic) only l = 4n, the d-glide
+    from diffpy.crystalnet.index.space_groups import rank_space_groups
+
+    si = Structure.from_spacegroup(
+        "Fd-3m", Lattice.cubic(5.43), ["Si"], [[0, 0, 0]]
+    )
+    sticks = simulate_pattern(si, "CuKa1", (10, 120)).to_pattern()
+    ranked = rank_space_groups(index_pattern(sticks)[0])
+    assert [g.number for g in ranked[:2]] == [227, 203]  # both Fd..

@@ -24,6 +24,22 @@ def _extinctions(sol, limit=3):
     ]
 
 
+def _space_groups(sol, limit=5):
+    """The likeliest space groups of a solution as plain values."""
+    from diffpy.crystalnet.index.space_groups import rank_space_groups
+
+    return [
+        dict(
+            number=g.number,
+            symbol=g.symbol,
+            probability=g.probability,
+            setting=g.setting.tolist(),
+            absent=g.absent,
+        )
+        for g in rank_space_groups(sol, max_groups=limit)
+    ]
+
+
 def solution_record(rank, sol):
     """One indexing solution as plain values (the ``--json`` record).
 
@@ -51,6 +67,7 @@ def solution_record(rank, sol):
         indexed=len(sol.indexed),
         unindexed=int(sol.unindexed),
         extinction_symbols=_extinctions(sol),
+        space_groups=_space_groups(sol),
         lines=[
             dict(hkl=list(hkl), q_obs=q_obs, q_calc=q_calc)
             for hkl, q_obs, q_calc in sol.indexed
@@ -132,9 +149,10 @@ def index(
 
     Finds the peaks, tries every crystal system asked for and prints the cells
     best first (Bravais lattice, conventional cell, de Wolff M20, Smith-Snyder
-    F_N, lines indexed) and the extinction symbols that the absences of the
-    best cell's reflections suggest.  A pattern no cell indexes well enough is
-    refused with the best attempt (exit status 2).
+    F_N, lines indexed), the extinction symbols that the absences of the
+    best cell's reflections suggest, and the likeliest space groups (their
+    absences and how common they are).  A pattern no cell indexes well
+    enough is refused with the best attempt (exit status 2).
     """
     from diffpy.crystalnet.index.indexing import index_pattern
     from diffpy.crystalnet.io.patterns import load_pattern
@@ -170,3 +188,8 @@ def index(
         f"{e['symbol']} ({e['probability']:.0%})" for e in _extinctions(best)
     )
     click.echo(f"extinction symbols of the best cell: {symbols}")
+    groups = ", ".join(
+        f"{g['number']} {g['symbol']} ({g['probability']:.0%})"
+        for g in _space_groups(best)
+    )
+    click.echo(f"likeliest space groups (standard symbols): {groups}")
