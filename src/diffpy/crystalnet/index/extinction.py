@@ -249,6 +249,18 @@ def _format(system, centring, combo, order):
     return f"{centring}: " + ("; ".join(names) if names else "no conditions")
 
 
+def _evidence(solution, tolerance):
+    """Calculated reflections, their matches, the tolerance (default three
+    times the mean discrepancy of the indexed lines, at least 0.002
+    1/angstrom) and the fraction of resolvable reflections not seen."""
+    if tolerance is None:
+        dq = [abs(qo - qc) for _, qo, qc in solution.indexed]
+        tolerance = max(3 * float(np.mean(dq)) if dq else 0.0, 2e-3)
+    q_calc, hkl, near, seen = _reflections(solution, tolerance)
+    p_weak = _weak_fraction(q_calc, seen, tolerance)
+    return q_calc, hkl, near, seen, tolerance, p_weak
+
+
 def rank_extinction_symbols(solution, tolerance=None, max_symbols=5):
     """Extinction symbols compatible with the indexed lines, ranked.
 
@@ -272,11 +284,7 @@ def rank_extinction_symbols(solution, tolerance=None, max_symbols=5):
     ``rank_extinction_symbols(index_pattern(pattern)[0])[0].symbol`` is
     ``"P n - a"`` for a lab pattern of PbSO4 (Pnma).
     """
-    if tolerance is None:
-        dq = [abs(qo - qc) for _, qo, qc in solution.indexed]
-        tolerance = max(3 * float(np.mean(dq)) if dq else 0.0, 2e-3)
-    q_calc, hkl, near, seen = _reflections(solution, tolerance)
-    p_weak = _weak_fraction(q_calc, seen, tolerance)
+    q_calc, hkl, near, seen, tolerance, p_weak = _evidence(solution, tolerance)
     per_absent = math.log(1.0 / p_weak)
     rules = _conditions(solution.system)
     ctx = (q_calc, hkl, near, seen, tolerance, per_absent)

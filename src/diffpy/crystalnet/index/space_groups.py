@@ -35,11 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from diffpy.crystalnet.index.extinction import (
-    _reflections,
-    _support,
-    _weak_fraction,
-)
+from diffpy.crystalnet.index.extinction import _evidence, _support
 from diffpy.crystalnet.index.space_group_prior import COUNTS
 from diffpy.crystalnet.physics.lattice import SPACE_GROUP_RANGES
 
@@ -188,10 +184,10 @@ def rank_space_groups(solution, tolerance=None, max_groups=10):
     Parameters
     ----------
     solution : IndexingSolution
-        An indexed cell (its standard conventional setting).
+        The indexed cell, as ``index_pattern`` gives it.
     tolerance : float, optional
-        Largest Q difference (1/angstrom) of a matched line; default three
-        times the mean discrepancy of the indexed lines, at least 0.002.
+        Q tolerance of a match, as for
+        :func:`~diffpy.crystalnet.index.extinction.rank_extinction_symbols`.
     max_groups : int, optional
         How many to return.
 
@@ -206,11 +202,8 @@ def rank_space_groups(solution, tolerance=None, max_groups=10):
     For a lab pattern of PbSO4 (Pnma, indexed as a < b < c) the first
     candidate is ``62`` (Pnma in the Pmcn setting).
     """
-    if tolerance is None:
-        dq = [abs(qo - qc) for _, qo, qc in solution.indexed]
-        tolerance = max(3 * float(np.mean(dq)) if dq else 0.0, 2e-3)
-    q_calc, hkl, near, seen = _reflections(solution, tolerance)
-    per_absent = math.log(1.0 / _weak_fraction(q_calc, seen, tolerance))
+    q_calc, hkl, near, seen, tolerance, p_weak = _evidence(solution, tolerance)
+    per_absent = math.log(1.0 / p_weak)
     total = sum(COUNTS.values()) + 230
     best = {}
     for number, m in _candidates(solution.system, solution.centring):
