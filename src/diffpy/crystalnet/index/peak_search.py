@@ -25,7 +25,9 @@ Method (profiles)
    area, so the reported position is the K-alpha1 position (fitting the
    doublet avoids the noise that Rachinger stripping adds).  The K-alpha2
    ratio is measured on the resolved doublets of the pattern (median of the
-   free fits, 0 for monochromated K-alpha1 data) unless given.
+   free fits, 0 for monochromated K-alpha1 data) unless given.  A group of
+   more than 24 peaks is fitted in overlapping pieces of 12 peaks and 6
+   neighbours on either side.
 4. A fit that fails or leaves its bounds falls back to a parabola through
    the three highest points of the smoothed profile.  Peaks narrower than
    0.8 step (spikes) are dropped.

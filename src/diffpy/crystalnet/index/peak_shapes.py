@@ -10,17 +10,35 @@ on the resolved doublets of the pattern (:func:`_measure_ratio`).  A peak
 that cannot be fitted keeps the vertex of the parabola through its three
 top points (:func:`_parabola`).  Internal to :mod:`diffpy.crystalnet.index`;
 see :mod:`diffpy.crystalnet.index.peak_search`.
+
+Speed
+-----
+The model of a group and its Jacobian are computed together, analytically
+and for all peaks at once (:class:`_GroupModel`); ``least_squares`` then
+costs one model evaluation per iteration instead of one per parameter, and
+runs with one BLAS thread (its SVDs are small; threads competing for the
+cores made them 10-40x slower).  Groups of more than ``_MAX_GROUP`` peaks
+are fitted in overlapping pieces (:func:`_pieces`): the cost of a joint
+fit grows as the cube of its peaks (a group of 160 peaks took a minute),
+that of the pieces linearly.  Measured with
+``benchmarks/bench_peak_search.py``.
 """
 
 import math
 
 import numpy as np
 
-from diffpy.crystalnet.physics.profiles import pseudo_voigt
+from diffpy.crystalnet.threads import one_blas_thread
 
 __all__ = []
 
 _LN2 = math.log(2.0)
+#: Largest group of overlapping peaks fitted at once (:func:`_pieces`).
+_MAX_GROUP = 24
+#: Peaks whose results are kept from one piece of a larger group.
+_CORE = 12
+#: Neighbours fitted on either side of a piece, results dropped.
+_PAD = 6
 
 
 def _pv_peak(fwhm, eta):
@@ -41,20 +59,96 @@ class _Doublet:
         s = np.clip(np.sin(np.radians(tth) / 2.0) * self.factor, -1, 1)
         return 2.0 * np.degrees(np.arcsin(s))
 
+    def with_slope(self, tth):
+        """K-alpha2 angle and its derivative with respect to ``tth``."""
+        half = np.radians(tth) / 2.0
+        s = np.clip(np.sin(half) * self.factor, -1, 1)
+        slope = (
+            self.factor * np.cos(half) / np.sqrt(np.maximum(1 - s * s, 1e-300))
+        )
+        return 2.0 * np.degrees(np.arcsin(s)), slope
 
-def _group_model(p, x, n, doublet, ratio):
-    """Sum of n pseudo-Voigt (doublets) on a straight background."""
-    b0, b1 = p[0], p[1]
-    xc = 0.5 * (x[0] + x[-1])
-    out = b0 + b1 * (x - xc)
-    r = p[2] if ratio is None else ratio
-    off = 2 if ratio is not None else 3
-    for k in range(n):
-        c, area, w, eta = p[off + 4 * k : off + 4 * k + 4]
-        out = out + area * pseudo_voigt(x - c, w, eta)
-        if doublet is not None and r > 0:
-            out = out + r * area * pseudo_voigt(x - doublet(c), w, eta)
-    return out
+
+def _pv_parts(dx, fwhm, eta):
+    """A unit-area pseudo-Voigt and its derivatives, element-wise.
+
+    Returns the profile and its derivatives with respect to ``dx``, the
+    FWHM and the Lorentzian fraction ``eta``.
+    """
+    u2 = (dx / fwhm) ** 2
+    inv = 1.0 / (1.0 + 4.0 * u2)
+    gauss = (2.0 * math.sqrt(_LN2 / math.pi)) / fwhm * np.exp(-4 * _LN2 * u2)
+    lorentz = (2.0 / math.pi) / fwhm * inv
+    value = eta * lorentz + (1.0 - eta) * gauss
+    d_dx = (
+        -8.0
+        * dx
+        / fwhm**2
+        * (eta * lorentz * inv + (1.0 - eta) * _LN2 * gauss)
+    )
+    d_fwhm = (
+        eta * lorentz * (8.0 * u2 * inv - 1.0)
+        + (1.0 - eta) * gauss * (8.0 * _LN2 * u2 - 1.0)
+    ) / fwhm
+    return value, d_dx, d_fwhm, lorentz - gauss
+
+
+class _GroupModel:
+    """Sum of n pseudo-Voigt peaks (doublets) on a straight background.
+
+    The parameters are ``b0, b1`` (background at the window centre and
+    slope), the K-alpha2 ratio when it is free (``ratio`` None), then
+    centre, area, FWHM and Lorentzian fraction of each peak.  Calling the
+    model gives the residual ``(model - y) / scale``; :meth:`jac` its
+    Jacobian, computed analytically together with the residual (and kept
+    for the next call at the same parameters).
+    """
+
+    def __init__(self, x, y, n, doublet, ratio, scale):
+        self.x, self.y, self.n = x, y, n
+        self.doublet, self.ratio, self.scale = doublet, ratio, scale
+        self.off = 3 if ratio is None else 2
+        self.xc = 0.5 * (x[0] + x[-1])
+        self._p = self._res = self._jac = None
+
+    def _evaluate(self, p):
+        if self._p is not None and np.array_equal(p, self._p):
+            return
+        x, off = self.x, self.off
+        c, area, w, eta = (p[off:].reshape(self.n, 4).T)[:, :, None]
+        r = p[2] if self.ratio is None else self.ratio
+        jac = np.empty((x.size, p.size))
+        jac[:, 0] = 1.0
+        jac[:, 1] = x - self.xc
+        pv, d_dx, d_w, d_eta = _pv_parts(x - c, w, eta)
+        d_c = -d_dx
+        if self.doublet is not None and (r > 0 or self.ratio is None):
+            c2, slope = self.doublet.with_slope(c)
+            pv2, d_dx2, d_w2, d_eta2 = _pv_parts(x - c2, w, eta)
+            if self.ratio is None:
+                jac[:, 2] = np.sum(area * pv2, axis=0)
+            pv = pv + r * pv2
+            d_c = d_c - r * slope * d_dx2
+            d_w = d_w + r * d_w2
+            d_eta = d_eta + r * d_eta2
+        peaks = jac[:, off:].reshape(x.size, self.n, 4)
+        peaks[:, :, 0] = (area * d_c).T
+        peaks[:, :, 1] = pv.T
+        peaks[:, :, 2] = (area * d_w).T
+        peaks[:, :, 3] = (area * d_eta).T
+        model = p[0] + p[1] * (x - self.xc) + np.sum(area * pv, axis=0)
+        self._p = p.copy()
+        self._res = (model - self.y) / self.scale
+        self._jac = jac / self.scale
+
+    def __call__(self, p):
+        self._evaluate(p)
+        return self._res
+
+    def jac(self, p):
+        """Jacobian of the residual at ``p``."""
+        self._evaluate(p)
+        return self._jac
 
 
 def _fit_group(x, y, centres, heights, widths, doublet, ratio):
@@ -72,14 +166,16 @@ def _fit_group(x, y, centres, heights, widths, doublet, ratio):
         lo += [c - 0.75 * w, 0.0, 0.2 * w, 0.0]
         hi += [c + 0.75 * w, np.inf, 4.0 * w, 1.0]
     scale = max(np.abs(y).max(), 1e-300)
-
-    def residual(p):
-        return (_group_model(p, x, n, doublet, ratio) - y) / scale
-
+    model = _GroupModel(x, y, n, doublet, ratio, scale)
     try:
-        fit = least_squares(
-            residual, np.array(p0), bounds=(lo, hi), x_scale="jac"
-        )
+        with one_blas_thread():
+            fit = least_squares(
+                model,
+                np.array(p0),
+                jac=model.jac,
+                bounds=(lo, hi),
+                x_scale="jac",
+            )
     except (ValueError, np.linalg.LinAlgError):
         return None
     if not fit.success and fit.status <= 0:
@@ -158,6 +254,39 @@ def _measure_ratio(x, y, ys, idx, fwhm_points, doublet, default):
     return float(np.clip(np.median(ratios), 0.0, 1.0))
 
 
+def _pieces(centres, widths, group):
+    """Overlapping pieces in which a group of peaks is fitted.
+
+    Returns a list of (fitted, kept) index arrays: the peaks of a piece's
+    fit and those whose results are kept.  A group of at most
+    ``_MAX_GROUP`` peaks is one piece.  A larger one (the cost of a fit
+    grows as the cube of its peaks) is cut into runs of at most ``_CORE``
+    peaks, each cut at the widest gap (relative to the widths) between
+    half a run and a run, and each run is fitted with ``_PAD`` neighbours
+    on either side, whose results are dropped.
+    """
+    g = np.asarray(group)
+    n = g.size
+    if n <= _MAX_GROUP:
+        return [(g, g)]
+    c, w = centres[g], widths[g]
+    gap = (c[1:] - c[:-1]) / (w[1:] + w[:-1])
+    half = _CORE // 2
+    cuts = [0]
+    while n - cuts[-1] > _CORE:
+        start = cuts[-1]
+        cuts.append(
+            start
+            + half
+            + int(np.argmax(gap[start + half - 1 : start + _CORE]))
+        )
+    cuts.append(n)
+    return [
+        (g[max(a - _PAD, 0) : b + _PAD], g[a:b])
+        for a, b in zip(cuts[:-1], cuts[1:])
+    ]
+
+
 def _fit_all(x, y, centres, heights, widths, doublet, ratio):
     """Fit every group; returns (position, area, height, fwhm) arrays."""
     if doublet is None or not ratio or ratio <= 0.02:
@@ -168,8 +297,8 @@ def _fit_all(x, y, centres, heights, widths, doublet, ratio):
     area = heights / np.array([_pv_peak(w, 0.5) for w in widths])
     height = heights.copy()
     fwhm = widths.copy()
-    for g in groups:
-        g = np.array(g)
+    pieces = [p for g in groups for p in _pieces(centres, widths, g)]
+    for g, kept in pieces:
         sel = (x >= lo[g].min()) & (x <= hi[g].max())
         if np.count_nonzero(sel) < 4 * len(g) + 3:
             continue
@@ -185,6 +314,8 @@ def _fit_all(x, y, centres, heights, widths, doublet, ratio):
         if p is None:
             continue
         for k, i in enumerate(g):
+            if i not in kept:
+                continue
             c, a, w, eta = p[2 + 4 * k : 6 + 4 * k]
             if abs(c - centres[i]) >= 0.74 * widths[i]:
                 continue  # at the bound: keep the parabola
