@@ -285,3 +285,33 @@ def test_space_group_ranking_reads_a_4n_condition():
     sticks = simulate_pattern(si, "CuKa1", (10, 120)).to_pattern()
     ranked = rank_space_groups(index_pattern(sticks)[0])
     assert [g.number for g in ranked[:2]] == [227, 203]  # both Fd..
+
+
+def test_an_axis_doubled_by_one_line_is_flagged():
+    from diffpy.crystalnet.index.solution import IndexingSolution
+
+    lattice = Lattice.tetragonal(4.0, 6.0)  # c doubled from 3.0
+    s, hkl = metric.lattice_lines(lattice, "P", 1.0)
+    even = hkl[:, 2] % 2 == 0
+    q = 2 * np.pi * np.sqrt(s)
+    lines = [
+        (tuple(h), float(v), float(v)) for h, v in zip(hkl[even], q[even])
+    ]
+    lines = lines[:12]
+
+    def solution(indexed):
+        return IndexingSolution(
+            system="tetragonal",
+            centring="P",
+            lattice=lattice,
+            zero_shift=0.0,
+            m20=50.0,
+            f_n=None,
+            indexed=indexed,
+            unindexed=0,
+            n_lines=len(indexed),
+        )
+
+    assert solution(lines).doubled_axes() == {}
+    odd = (0, 0, 1), 2 * np.pi / 6.0, 2 * np.pi / 6.0
+    assert solution(lines + [odd]).doubled_axes() == {"c": 1}

@@ -66,6 +66,7 @@ def solution_record(rank, sol):
         f_n=None if sol.f_n is None else float(sol.f_n),
         indexed=len(sol.indexed),
         unindexed=int(sol.unindexed),
+        doubled_axes=dict(sol.details.get("doubled_axes") or {}),
         extinction_symbols=_extinctions(sol),
         space_groups=_space_groups(sol),
         lines=[

@@ -292,6 +292,8 @@ def index_pattern(
         )
     ranked = _rank(passing)
     elapsed = time.perf_counter() - started
+    for s in ranked[: int(max_solutions)]:
+        s.details["doubled_axes"] = s.doubled_axes()
     for s in ranked:
         s.details["seconds"] = elapsed
         s.details["peaks_found"] = n_found

@@ -39,7 +39,7 @@ class IndexingSolution:
         Crystal system of the lattice: ``"cubic"``, ``"trigonal"``,
         ``"hexagonal"`` (trigonal and hexagonal P lattices are the same;
         the label follows the systems asked for), ``"tetragonal"``,
-        ``"orthorhombic"`` or ``"monoclinic"``.
+        ``"orthorhombic"``, ``"monoclinic"`` or ``"triclinic"``.
     centring : {"P", "I", "F", "R", "C"}
         Lattice centring; R is the rhombohedral lattice in the obverse
         hexagonal setting (-h + k + l = 3n), C the one-face centring of
@@ -64,7 +64,9 @@ class IndexingSolution:
     wavelength : float or None
         Wavelength of the positions (angstrom).
     details : dict
-        Mean discrepancies, number of calculated lines, N of M_N and F_N.
+        Mean discrepancies, number of calculated lines, N of M_N and F_N;
+        ``doubled_axes`` (see :meth:`doubled_axes`) for the solutions
+        ``index_pattern`` returns.
     """
 
     system: str
@@ -121,6 +123,44 @@ class IndexingSolution:
         dummy = Structure(self.lattice, ["Cu"] * len(coords), coords)
         return cmed_cell(dummy).lattice
 
+    def doubled_axes(self, max_lines=2):
+        """Axes that only a few lines need doubled.
+
+        For each axis of the conventional cell, the observed lines that no
+        reflection with an even index along it explains (within three
+        times the mean discrepancy, at least 0.002 1/angstrom): those lines
+        alone double that axis.  When there are a few (1 to ``max_lines``)
+        they may be weak superstructure lines, or impurity lines that the
+        larger cell indexes by chance: the cell with that axis halved
+        indexes every other line.
+
+        Returns
+        -------
+        dict
+            ``{"a": n, ...}`` for the axes doubled by 1 to ``max_lines``
+            lines.
+        """
+        from diffpy.crystalnet.index.metric import lattice_lines
+
+        if not self.indexed:
+            return {}
+        q_obs = np.array([q for _, q, _ in self.indexed])
+        dq = np.mean([abs(qo - qc) for _, qo, qc in self.indexed])
+        tol = max(3 * float(dq), 2e-3)
+        s_max = float((q_obs.max() + tol) / (2 * math.pi)) ** 2
+        s_calc, hkl = lattice_lines(self.lattice, self.centring, s_max)
+        q_calc = 2 * math.pi * np.sqrt(s_calc)
+        out = {}
+        for axis, name in enumerate("abc"):
+            even = q_calc[hkl[:, axis] % 2 == 0]
+            if even.size == 0:
+                continue
+            near = np.abs(q_obs[:, None] - even[None, :]) <= tol
+            n_odd = int(np.count_nonzero(~near.any(axis=1)))
+            if 0 < n_odd <= max_lines:
+                out[name] = n_odd
+        return out
+
     def describe(self):
         """One paragraph describing the solution.
 
@@ -158,12 +198,19 @@ class IndexingSolution:
         zero = ""
         if self.wavelength is not None:
             zero = f", zero shift {self.zero_shift:+.4f} deg"
+        doubled = ""
+        flags = self.details.get("doubled_axes") or {}
+        if flags:
+            doubled = "; " + ", ".join(
+                f"{axis} doubled by {n} line{'s' if n > 1 else ''} only"
+                for axis, n in flags.items()
+            )
         return (
             f"{self.system} {self.centring} ({self.symbol}): {cell}, "
             f"V = {self.lattice.volume:.2f} A^3{zero}; "
             f"M{self.details['n']} = {self.m20:.1f}{fn}; "
             f"{len(self.indexed)} of {self.n_lines} lines indexed, "
-            f"{self.unindexed} unindexed"
+            f"{self.unindexed} unindexed{doubled}"
         )
 
     def table(self):
