@@ -95,19 +95,22 @@ def truth(structure):
     )
 
 
-def is_right(sol, ref, rtol):
+def is_right(sol, ref, rtol, atol=0.1):
+    """Same Bravais symbol and conventional cell: lengths within the
+    relative ``rtol``, angles within ``atol`` degrees."""
     symbol, params = ref[:2]
     got = sol.lattice.parameters
     return (
         bravais(sol.system, sol.centring) == symbol
         and all(abs(g / t - 1) <= rtol for g, t in zip(got[:3], params[:3]))
-        and all(abs(g - t) <= 0.1 for g, t in zip(got[3:], params[3:]))
+        and all(abs(g - t) <= atol for g, t in zip(got[3:], params[3:]))
     )
 
 
-def same_lattice(sol, ref, rtol):
+def same_lattice(sol, ref, rtol, atol=0.1):
     """The solution's lattice is the structure's (same lattice points):
-    equal Niggli-reduced primitive cells, whatever the symmetry label.
+    equal Niggli-reduced primitive cells, whatever the symmetry label
+    (lengths within the relative ``rtol``, angles within ``atol`` degrees).
 
     A P1 crystal whose lattice is metrically monoclinic within the
     indexing tolerance is indexed as monoclinic: a different label, the
@@ -126,7 +129,7 @@ def same_lattice(sol, ref, rtol):
     want = reduced(ref[4], ref[0][1])
     return all(
         abs(g / t - 1) <= rtol for g, t in zip(got[:3], want[:3])
-    ) and all(abs(g - t) <= 0.1 for g, t in zip(got[3:], want[3:]))
+    ) and all(abs(g - t) <= atol for g, t in zip(got[3:], want[3:]))
 
 
 def structures(limit, decorate, seed, systems, csv=None, random_fill=False):
