@@ -31,6 +31,16 @@ N_SCREENED = 300
 N_BATCH = 4000
 #: best screened trials refined per crystal system
 N_REFINED = 12
+#: fewest lines a system is searched with: about two and a half per metric
+#: parameter (on seven lines a triclinic cell fits anything)
+MIN_LINES = {
+    "tetragonal": 5,
+    "orthorhombic": 8,
+    "monoclinic": 10,
+    "triclinic": 15,
+}
+#: largest zero shift fitted in the screening, degrees
+MAX_SCREEN_ZERO = 0.25
 #: shortest conventional cell edge of a solution, angstrom (as for cubic)
 MIN_EDGE = 2.0
 #: largest index of the reflections that score the trials
@@ -169,31 +179,65 @@ def _best_centring(system, p, zero, obs, tol, n_primitive):
     return best
 
 
+def _zero_slope(obs):
+    """``ds / d(2 theta)`` of every line per degree (None without a
+    wavelength): a zero shift ``z`` moves ``s`` by ``z`` times it."""
+    if obs.wavelength is None:
+        return None
+    theta = np.radians(obs.tth) / 2.0
+    return 4 * np.sin(theta) * np.cos(theta) / obs.wavelength**2 * np.pi / 180
+
+
+def _screen_fit(system, hkl, s_obs, slope):
+    """Cell (and zero shift, bounded) of lines with assigned ``hkl``."""
+    x = metric.design(system, hkl)
+    if slope is not None and x.shape[0] > x.shape[1] + 1:
+        design = np.column_stack([x, slope])
+        sol = np.linalg.lstsq(design, s_obs, rcond=None)
+        if abs(sol[0][-1]) <= MAX_SCREEN_ZERO:
+            return sol[0][:-1], float(sol[0][-1])
+    if x.shape[0] > x.shape[1]:
+        return np.linalg.lstsq(x, s_obs, rcond=None)[0], 0.0
+    return None, 0.0
+
+
 def _screened(system, P, order, obs, tol_loose, tol):
     """Trials re-ranked after a linear least-squares step each.
 
-    Each trial's cell is refined in place in ``P`` (no zero shift) on the lines
-    it indexes within the loose tolerance, then scored by the lines it indexes
-    within ``tol`` and a de Wolff figure ``s_n / (2 <|ds|> N_calc)``.
+    Each trial's cell (and a zero shift of at most ``MAX_SCREEN_ZERO``
+    degrees, linearised) is refined in place in ``P`` on the lines it
+    indexes within ``tol`` (the loose tolerance when too few), then scored
+    by the lines it indexes within ``tol`` and a de Wolff figure
+    ``s_n / (2 <|ds|> N_calc)`` times 0.7 per line left unindexed.
+    Without the zero shift, a small right cell whose lines all sit half a
+    tolerance off loses to large cells that have a line near every
+    observed one.
     """
-    s_obs = obs.s
-    s_top = float(s_obs.max() + tol_loose.max()) * 1.02
+    s_all = obs.s
+    slope_all = _zero_slope(obs)
+    s_top = float(s_all.max() + tol_loose.max()) * 1.02
     keys = []
     for i in order:
+        s_obs = s_all
         s_calc, hkl = metric.calc_lines(system, P[i], "P", s_top)
         if s_calc.size < 2:
             keys.append((0, 0.0))
             continue
-        j, ok = _match(s_obs, s_calc, tol_loose)
-        x = metric.design(system, hkl[j[ok]])
-        if ok.sum() > x.shape[1]:
-            p = np.linalg.lstsq(x, s_obs[ok], rcond=None)[0]
-            if np.all(p[:3] > 0):
-                P[i] = p
-                s_calc, hkl = metric.calc_lines(system, p, "P", s_top)
-                if s_calc.size < 2:
-                    keys.append((0, 0.0))
-                    continue
+        # assign within the trial tolerance when enough lines match: within
+        # the loose one, lines pick up wrong neighbours and the fit drifts
+        j, ok = _match(s_obs, s_calc, tol)
+        if ok.sum() < metric.N_PARAMS[system] + 3:
+            j, ok = _match(s_obs, s_calc, tol_loose)
+        slope = None if slope_all is None else slope_all[ok]
+        p, zero = _screen_fit(system, hkl[j[ok]], s_obs[ok], slope)
+        if p is not None and np.all(p[:3] > 0):
+            P[i] = p
+            if zero:
+                s_obs = s_all - zero * slope_all
+            s_calc, hkl = metric.calc_lines(system, p, "P", s_top)
+            if s_calc.size < 2:
+                keys.append((0, 0.0))
+                continue
         j, ok = _match(s_obs, s_calc, tol)
         n_ok = int(ok.sum())
         if n_ok < 2:
@@ -203,8 +247,34 @@ def _screened(system, P, order, obs, tol_loose, tol):
         n_calc = np.count_nonzero(s_calc <= last * (1 + 1e-9))
         mean_ds = float(np.mean(np.abs(s_obs[ok] - s_calc[j[ok]]))) + 1e-7
         keys.append((n_ok, last / (2 * mean_ds * n_calc)))
-    rank = sorted(range(len(order)), key=lambda k: (-keys[k][0], -keys[k][1]))
+    # de Wolff's figure with the final ranking's 0.7 per unindexed line
+    n = s_all.size
+    rank = sorted(
+        range(len(order)),
+        key=lambda k: (-keys[k][1] * 0.7 ** (n - keys[k][0]), -keys[k][0]),
+    )
     return [order[k] for k in rank]
+
+
+def _balanced(counts, vol, n_keep):
+    """The ``n_keep`` likeliest trials: the smallest cells of every count.
+
+    Taking the most lines first would fill the places with large cells
+    that index an impurity line by chance, and drop the right cell that
+    leaves it unindexed; so the smallest cell of each count comes first,
+    then the second smallest of each, and so on (most lines first within
+    a round).  A count corrected for chance coincidences does worse:
+    within the first-pass tolerance a large cell indexes almost any line
+    by chance.
+    """
+    order = np.lexsort((vol, -counts))
+    sorted_counts = counts[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_counts)) + 1]
+    level = np.repeat(
+        np.arange(starts.size), np.diff(np.r_[starts, order.size])
+    )
+    rank = np.arange(order.size) - starts[level]
+    return order[np.lexsort((level, rank))][:n_keep]
 
 
 def index_system(system, obs, tols, max_zero_shift, max_volume, need):
@@ -230,6 +300,8 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     """
     tol_final, tol_trial, tol_first = tols
     s = obs.s
+    if s.size < MIN_LINES[system]:
+        return []
     P = trial_cells(system, s, (tol_first, tol_trial))
     vol = metric.volumes(system, P)
     keep = np.isfinite(vol) & (vol <= max_volume) & (vol >= 5.0)
@@ -255,10 +327,7 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     # Wolff's criterion)
     keep = counts >= min(need, n_score)
     P, vol, counts = P[keep], vol[keep], counts[keep]
-    # the likeliest: most lines, then the smallest cell (a count corrected
-    # for chance coincidences does worse: within the first-pass tolerance
-    # a large cell indexes almost any line by chance)
-    best = np.lexsort((vol, -counts))[:N_BATCH]
+    best = _balanced(counts, vol, N_BATCH)
     P, vol = P[best], vol[best]
     P = metric.refine_batch(
         system, P, s[:n_score], tol_first[:n_score], hmax_cap=cap
@@ -270,7 +339,7 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     counts = metric.count_indexed(
         system, P, s[:n_score], tol_trial[:n_score], hmax_cap=cap
     )
-    order = np.lexsort((vol, -counts))[:N_SCREENED]
+    order = _balanced(counts, vol, N_SCREENED)
     order = _screened(system, P, order, obs, tol_first, tol_trial)
     solutions = []
     for i in order[:N_REFINED]:

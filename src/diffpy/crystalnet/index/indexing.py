@@ -94,6 +94,9 @@ SYSTEMS = (
 )
 #: systems indexed by the general metric search (index.general)
 GENERAL_SYSTEMS = ("tetragonal", "orthorhombic", "monoclinic", "triclinic")
+#: triclinic solutions need twice ``min_m20``: with six free parameters
+#: and many trial cells, random lines reach M18 = 15
+M20_FACTOR = {"triclinic": 2.0}
 _CENTRING_RANK = {"F": 0, "I": 0, "R": 0, "C": 0, "A": 0, "B": 0, "P": 1}
 #: crystal systems, most symmetric first (ranking of near-equal solutions)
 _SYMMETRY_RANK = {
@@ -272,7 +275,7 @@ def index_pattern(
     passing = [
         s
         for s in solutions
-        if s.m20 >= min_m20
+        if s.m20 >= min_m20 * M20_FACTOR.get(s.system, 1.0)
         and s.unindexed <= max_unindexed
         and len(s.indexed) >= min_indexed
         and s.lattice.volume <= max_volume
@@ -303,7 +306,7 @@ def index_pattern(
 
 def _general_solutions(systems, obs, tols, limits, done, tried):
     """Solutions of the tetragonal, orthorhombic and monoclinic searches."""
-    from diffpy.crystalnet.index.general import index_system
+    from diffpy.crystalnet.index.general import MIN_LINES, index_system
 
     max_zero_shift, max_volume, need = limits
     found, n, min_m20, exhaustive = done
@@ -313,6 +316,11 @@ def _general_solutions(systems, obs, tols, limits, done, tried):
             continue
         if not exhaustive and _cubic_done(found + out, n, min_m20):
             tried[(system, "P")] = "skipped: a cubic cell indexes all"
+            continue
+        if obs.q.size < MIN_LINES[system]:
+            tried[(system, "P")] = (
+                f"skipped: fewer than {MIN_LINES[system]} lines"
+            )
             continue
         sols = index_system(
             system, obs, tols, max_zero_shift, max_volume, need
@@ -461,7 +469,8 @@ def _more_symmetric(top, solutions):
     is indexed by a C-centred orthorhombic cell of half its volume).  As
     the classic programs do, the more symmetric lattice wins when it
     indexes as many lines with M20 >= 20 and at least 30 % of the best
-    figure, and its primitive cell is at most four times larger.
+    figure, and its primitive cell is at most twice as large (a larger
+    one indexes impurity lines by chance).
     """
     rank = _SYMMETRY_RANK.get(top.system, 5)
     better = [
@@ -471,7 +480,7 @@ def _more_symmetric(top, solutions):
         and s.unindexed <= top.unindexed
         and s.m20 >= 20.0
         and s.quality >= 0.3 * top.quality
-        and _prefer(s)[2] <= 4.01 * _prefer(top)[2]
+        and _prefer(s)[2] <= 2.01 * _prefer(top)[2]
     ]
     if not better:
         return top
