@@ -12,9 +12,12 @@ is timed for the numpy simulator (with and without hkl families) and
 XRDCalculator on the same structures, with the ratios.  The machine load is
 printed because timings on shared cores depend on it.
 
+``--csv`` takes the first N structures of a CDVAE-format table instead
+(e.g. the MP-20 test split).
+
 Usage::
 
-    python benchmarks/bench_simulator.py [N] [--repeat 3]
+    python benchmarks/bench_simulator.py [N] [--repeat 3] [--csv TABLE]
 """
 
 import argparse
@@ -57,7 +60,11 @@ def best_time(func, repeat):
     return best, out
 
 
-def structures(n, seed=11):
+def structures(n, seed=11, csv=None):
+    if csv:
+        from diffpy.crystalnet.datasets.source_files import from_csv
+
+        return [r.structure for r in from_csv(csv)][:n]
     out = classics()
     rng = np.random.default_rng(seed)
     names = list(SYSTEMS)
@@ -75,9 +82,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, nargs="?", default=30)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--csv", default=None, help="structures of a CDVAE-format CSV table"
+    )
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()}  cpus: {os.cpu_count()}")
-    cases = structures(args.n)
+    cases = structures(args.n, csv=args.csv)
     calc = XRDCalculator("MoKa")
     simulate_pattern(cases[0])  # warm-up: reads the scattering table once
     calc.get_pattern(cases[0], two_theta_range=(0, 180))
