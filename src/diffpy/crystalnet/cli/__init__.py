@@ -2,9 +2,11 @@
 
 One click group; each subcommand lives in a module of this package named
 after what it does and is registered in :data:`SUBCOMMANDS`.  Bad input
-(:class:`~diffpy.crystalnet.errors.CrystalNetInputError`, or any other
-``ValueError``/``OSError`` raised while reading user files) is printed as one
-line ``Error: ...`` without a traceback, and the exit status is 2.
+(:class:`~diffpy.crystalnet.errors.CrystalNetInputError`, which the loaders
+raise for every problem with a user's file or argument; the bad-input corpus
+and property tests of ``tests/io`` check that they raise nothing else) is
+printed as one line ``Error: ...`` without a traceback, and the exit status
+is 2.  Any other exception is a bug and keeps its traceback.
 """
 
 import importlib

@@ -122,6 +122,7 @@ def solve(**opts):
     pattern = opts["pattern"]
     if not pattern.is_file():
         raise CrystalNetInputError("no such file", pattern)
+    _check_formula_and_cell(opts)
     settings = _settings(opts, pattern)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
@@ -167,6 +168,29 @@ def solve(**opts):
     )
     click.echo(f"time: {times}")
     click.echo(f"wrote {len(written['files'])} files to {written['folder']}")
+
+
+def _check_formula_and_cell(opts):
+    """Refuse a bad --composition, --lattice or --cell before any work,
+    naming the option (the pipeline would name the pattern file)."""
+    from diffpy.crystalnet.index.lattice_text import (
+        cell_from_parameters,
+        parse_lattice,
+    )
+    from diffpy.crystalnet.physics.composition import integer_formula
+
+    formula = opts["composition"]
+    if formula is not None:
+        try:
+            integer_formula(formula)
+        except CrystalNetInputError as error:
+            raise CrystalNetInputError(
+                error.problem, f"--composition {formula!r}"
+            ) from None
+    if opts["lattice"]:
+        parse_lattice(opts["lattice"], "--lattice")
+    if opts["cell"]:
+        cell_from_parameters(*opts["cell"], source="--cell")
 
 
 def _settings(opts, pattern):

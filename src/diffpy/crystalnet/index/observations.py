@@ -53,11 +53,23 @@ class _Obs:
         return (2.0 * np.sin(t) / self.wavelength) ** 2
 
 
+_NO_WAVELENGTH = (
+    "indexing needs d-spacings: the pattern is in 2-theta without a "
+    "wavelength (give one, e.g. --wavelength CuKa1)"
+)
+
+
 def _observations(pattern_or_peaks, peak_options):
     from diffpy.crystalnet.index.peak_search import PeakList, find_peaks
     from diffpy.crystalnet.physics.pattern import Pattern
 
     if isinstance(pattern_or_peaks, Pattern):
+        if pattern_or_peaks.xtype == "tth" and (
+            pattern_or_peaks.wavelength is None
+        ):  # refused before the peak search, which takes seconds
+            raise CrystalNetInputError(
+                _NO_WAVELENGTH, pattern_or_peaks.source or "pattern"
+            )
         peaks = find_peaks(pattern_or_peaks, **(peak_options or {}))
     elif isinstance(pattern_or_peaks, PeakList):
         peaks = pattern_or_peaks
@@ -69,11 +81,7 @@ def _observations(pattern_or_peaks, peak_options):
         )
     where = peaks.source or "pattern"
     if peaks.q is None:
-        raise CrystalNetInputError(
-            "indexing needs d-spacings: the pattern is in 2-theta without "
-            "a wavelength (give one, e.g. --wavelength CuKa1)",
-            where,
-        )
+        raise CrystalNetInputError(_NO_WAVELENGTH, where)
     q = np.asarray(peaks.q, dtype=float)
     tth = None if peaks.two_theta is None else np.asarray(peaks.two_theta)
     ok = np.isfinite(q) & (q > 0)

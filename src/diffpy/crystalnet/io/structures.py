@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.io.formats.pdcif import cif_syntax_problem
 
 __all__ = [
     "as_pymatgen_structure",
@@ -36,7 +37,14 @@ __all__ = [
 #: site property holding isotropic displacement parameters (angstrom^2)
 UISO = "Uiso"
 
+#: Structure files larger than this (bytes) are refused without being read
+#: (a CIF of a few thousand atoms is well under 10 MB).
+MAX_STRUCTURE_BYTES = 200 * 1024 * 1024
+
 _CIF_SUFFIXES = (".cif", ".mcif")
+_CELL_TAGS = tuple(f"_cell_length_{k}" for k in "abc") + tuple(
+    f"_cell_angle_{k}" for k in ("alpha", "beta", "gamma")
+)
 _SITE_TAGS = ("_atom_site_fract_x", "_atom_site_cartn_x")
 
 
@@ -58,7 +66,9 @@ def _read_cif(path, block):
     except (OSError, UnicodeDecodeError) as exc:
         raise CrystalNetInputError(f"cannot read the file: {exc}", path)
     except Exception as exc:  # pymatgen raises many types on bad text
-        raise CrystalNetInputError(f"not a readable CIF: {exc}", path)
+        raise CrystalNetInputError(
+            f"not a readable CIF: {cif_syntax_problem(exc)}", path
+        ) from None
     if not cif.data:
         raise CrystalNetInputError("no data blocks: empty or not a CIF", path)
     names = structure_blocks(cif)
@@ -103,14 +113,36 @@ def _read_cif(path, block):
             structures = []
             caught.append(warnings.WarningMessage(exc, None, "", 0))
     if not structures:
-        reasons = "; ".join(
-            sorted({str(w.message).strip() for w in caught})
-        ) or ("pymatgen found no structure")
+        reasons = (
+            _cell_problem(cif.data[name])
+            or "; ".join(sorted({str(w.message).strip() for w in caught}))
+            or ("pymatgen found no structure")
+        )
         raise CrystalNetInputError(
             f"cannot build a structure from data block {name!r}: {reasons}",
             path,
         )
     return structures[0]
+
+
+def _cell_problem(block):
+    """Why the cell of a CIF block has no volume, or None."""
+    values = []
+    for tag in _CELL_TAGS:
+        text = re.sub(r"\(\d+\)$", "", str(block.data.get(tag, "")).strip())
+        try:
+            values.append(float(text))
+        except ValueError:
+            return None
+    a, b, c = values[:3]
+    ca, cb, cg = np.cos(np.radians(values[3:]))
+    metric = 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg
+    if min(a, b, c) > 0 and metric > 1e-6:
+        return None
+    cell = " ".join(
+        f"{tag.split('_')[-1]}={v:g}" for tag, v in zip(_CELL_TAGS, values)
+    )
+    return f"the cell {cell} has no volume"
 
 
 def _read_other(path):
@@ -169,19 +201,64 @@ def read_structure(path, block=None):
     Raises
     ------
     CrystalNetInputError
-        Missing, empty or unreadable file, no structure in it, unknown
-        ``block``.
+        Missing, empty, oversized (:data:`MAX_STRUCTURE_BYTES`) or
+        unreadable file, no structure in it, unknown ``block``, unknown
+        elements, a cell without volume or with non-finite numbers.
     """
     path = Path(path)
     if not path.is_file():
         raise CrystalNetInputError("no such file", path)
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise CrystalNetInputError("the file is empty", path)
+    if size > MAX_STRUCTURE_BYTES:
+        raise CrystalNetInputError(
+            f"the file is {size / 2**20:.0f} MB, over the "
+            f"{MAX_STRUCTURE_BYTES / 2**20:.0f} MB limit for a structure "
+            "file (is this the right file?)",
+            path,
+        )
     if path.suffix.lower() in _CIF_SUFFIXES:
-        return _read_cif(path, block)
+        return _checked(_read_cif(path, block), path)
     if block is not None:
         raise CrystalNetInputError("block= is only used for CIF files", path)
-    return _read_other(path)
+    return _checked(_read_other(path), path)
+
+
+def _checked(structure, path):
+    """The structure, if its elements are real and its cell has volume."""
+    from pymatgen.core import DummySpecies
+
+    if len(structure) == 0:
+        raise CrystalNetInputError("the structure has no atoms", path)
+    unknown = sorted(
+        {
+            getattr(sp, "symbol", str(sp))
+            for sp in structure.composition
+            if isinstance(sp, DummySpecies)
+        }
+    )
+    if unknown:
+        raise CrystalNetInputError(
+            f"unknown element(s) {', '.join(map(repr, unknown))}", path
+        )
+    matrix = np.asarray(structure.lattice.matrix, dtype=float)
+    if not np.all(np.isfinite(matrix)) or not np.all(
+        np.isfinite(structure.frac_coords)
+    ):
+        raise CrystalNetInputError(
+            "the cell or the atom positions are not finite numbers", path
+        )
+    volume = abs(np.linalg.det(matrix))
+    if volume < 1e-3:
+        a, b, c = structure.lattice.abc
+        alpha, beta, gamma = structure.lattice.angles
+        raise CrystalNetInputError(
+            f"the cell a={a:g} b={b:g} c={c:g} alpha={alpha:g} "
+            f"beta={beta:g} gamma={gamma:g} has no volume",
+            path,
+        )
+    return structure
 
 
 def as_pymatgen_structure(structure, source="structure"):

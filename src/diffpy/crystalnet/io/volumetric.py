@@ -266,7 +266,7 @@ def read_cube(path, endpoints="auto"):
     CrystalNetInputError
         If the file is missing, truncated or malformed.
     """
-    from pymatgen.core import Element, Lattice, Structure
+    from pymatgen.core import Element
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -298,6 +298,11 @@ def read_cube(path, endpoints="auto"):
         ) from None
     if not np.all(np.isfinite(data)):
         raise CrystalNetInputError("the data have NaN or inf", source=path)
+    if min(counts) < 2:
+        raise CrystalNetInputError(
+            f"the grid {counts} has fewer than 2 points along an axis",
+            source=path,
+        )
     if endpoints == "auto":
         scale = max(np.abs(data).max(), 1e-300)
         endpoints = all(
@@ -315,21 +320,46 @@ def read_cube(path, endpoints="auto"):
         lengths = np.array(counts) - 1
     else:
         lengths = np.array(counts)
-    lattice = Lattice(steps * lengths[:, None])
     try:
         species = [Element.from_Z(z) for z in numbers]
     except ValueError as err:
         raise CrystalNetInputError(
             f"bad atomic number ({err})", source=path
         ) from None
-    structure = Structure(
-        lattice,
+    structure = _crystal(
+        steps * lengths[:, None], species, cart * unit - origin * unit, path
+    )
+    return np.ascontiguousarray(data) / unit**3, structure
+
+
+def _crystal(matrix, species, cart, path):
+    """The Structure of a volumetric file, refusing a cell without volume."""
+    from pymatgen.core import Lattice, Structure
+
+    matrix = np.asarray(matrix, dtype=float)
+    cart = np.asarray(cart, dtype=float)
+    if not species:  # a density without atoms
+        cart = cart.reshape(0, 3)
+    if cart.shape != (len(species), 3):
+        raise CrystalNetInputError(
+            "the atom positions are not x y z triples", source=path
+        )
+    if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(cart))):
+        raise CrystalNetInputError(
+            "the cell or the atom positions have NaN or inf", source=path
+        )
+    volume = abs(np.linalg.det(matrix))
+    if volume < 1e-3:
+        raise CrystalNetInputError(
+            f"the cell has no volume ({volume:.3g} A^3)", source=path
+        )
+    return Structure(
+        Lattice(matrix),
         species,
-        cart * unit - origin * unit,
+        cart,
         coords_are_cartesian=True,
         to_unit_cell=True,
     )
-    return np.ascontiguousarray(data) / unit**3, structure
 
 
 def write_xsf(path, grid, structure, force=False):
@@ -410,7 +440,7 @@ def read_xsf(path):
     CrystalNetInputError
         If the file is missing or has no periodic crystal and 3D grid.
     """
-    from pymatgen.core import Element, Lattice, Structure
+    from pymatgen.core import Element
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -423,9 +453,9 @@ def read_xsf(path):
         ]
     try:
         i = lines.index("PRIMVEC")
-        lattice = Lattice(
-            np.array([lines[i + k].split() for k in (1, 2, 3)], dtype=float)
-        )
+        matrix = np.array(
+            [lines[i + k].split() for k in (1, 2, 3)], dtype=float
+        ).reshape(3, 3)
         i = lines.index("PRIMCOORD")
         natoms = int(lines[i + 1].split()[0])
         atoms = [lines[i + 2 + k].split() for k in range(natoms)]
@@ -451,9 +481,12 @@ def read_xsf(path):
         raise CrystalNetInputError(
             f"no periodic crystal with a DATAGRID_3D ({err})", source=path
         ) from None
-    structure = Structure(
-        lattice, species, cart, coords_are_cartesian=True, to_unit_cell=True
-    )
+    if len(counts) != 3 or min(counts) < 2:
+        raise CrystalNetInputError(
+            f"the grid {counts} is not 3D with at least 2 points per axis",
+            source=path,
+        )
+    structure = _crystal(matrix, species, cart, path)
     return np.ascontiguousarray(data[:-1, :-1, :-1]), structure
 
 

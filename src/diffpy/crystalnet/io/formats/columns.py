@@ -209,6 +209,13 @@ def read_start_step_end(path, text):
     """
     lines = [s for s in (ln.strip() for ln in text.splitlines()) if s]
     start, step, end = _floats(lines[0])
+    steps = (end - start) / step if step > 0 else np.nan
+    if not all(np.isfinite([start, step, end, steps])):
+        raise CrystalNetInputError(
+            f"first line {lines[0][:40]!r} is not a usable 'start step "
+            "end' (finite numbers, step > 0, a finite number of steps)",
+            path,
+        )
     values = []
     for number, line in enumerate(lines[1:], start=2):
         row = _floats(line)
@@ -218,11 +225,11 @@ def read_start_step_end(path, text):
             )
         values.extend(row)
     y = np.array(values, dtype=float)
-    expected = int(round((end - start) / step)) + 1
+    expected = round(steps) + 1
     if abs(y.size - expected) > 1:
         raise CrystalNetInputError(
             f"first line says {start:g} to {end:g} in steps of {step:g} "
-            f"({expected} points) but {y.size} intensities follow",
+            f"({expected:.10g} points) but {y.size} intensities follow",
             path,
         )
     x = start + step * np.arange(y.size)

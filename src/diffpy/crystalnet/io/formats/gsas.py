@@ -62,6 +62,8 @@ def read_gsas(path, text):
         body.append(line)
     try:
         x, y, sigma = _gsas_data(body, layout, bank, bintyp, nchan, path)
+    except CrystalNetInputError:
+        raise  # a specific message (e.g. STD data need CONST binning)
     except (ValueError, IndexError):
         raise CrystalNetInputError(
             f"malformed GSAS {layout} data after "

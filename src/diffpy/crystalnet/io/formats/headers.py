@@ -129,12 +129,15 @@ def wavelength_from_header(lines, source=None):
     for line in lines:
         match = _WAVELENGTH_RE.search(line)
         if match:
-            value = _wavelength_value(match.group(1), match.group(2))
-            where = f"{source}: header" if source else "header"
-            return (
-                resolve_wavelength(value, where),
-                f"header: {match.group(0).strip()!r}",
-            )
+            stated = match.group(0).strip()
+            try:
+                value = _wavelength_value(match.group(1), match.group(2))
+                value = resolve_wavelength(value, source)
+            except CrystalNetInputError as error:
+                raise CrystalNetInputError(
+                    f"header {stated!r}: {error.problem}", source
+                ) from None
+            return value, f"header: {stated!r}"
     for regex in (_RADIATION_RE, _ANODE_RE):
         for line in lines:
             match = regex.search(line)

@@ -12,7 +12,7 @@ from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.io.formats.headers import RawPattern
 from diffpy.crystalnet.physics.wavelengths import resolve_wavelength
 
-__all__ = ["CIF_X_TAGS", "CIF_Y_TAGS", "read_pdcif"]
+__all__ = ["CIF_X_TAGS", "CIF_Y_TAGS", "cif_syntax_problem", "read_pdcif"]
 
 #: x tags in order of preference (measured before processed).
 CIF_X_TAGS = (
@@ -53,8 +53,32 @@ def _cif_number(text):
         return value, math.nan
     mantissa = number.lower().split("e")[0]
     decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    exponent = int(number.lower().split("e")[1]) if "e" in number else 0
-    return value, int(match.group(2)) * 10.0 ** (exponent - decimals)
+    try:
+        exponent = int(number.lower().split("e")[1]) if "e" in number else 0
+        return value, int(match.group(2)) * 10.0 ** (exponent - decimals)
+    except (OverflowError, ValueError):  # 1e400(3), 1(<5000 digits>)
+        raise ValueError(text) from None
+
+
+def cif_syntax_problem(error):
+    """One line that says why pymatgen's CIF parser failed.
+
+    Parameters
+    ----------
+    error : Exception
+        What ``pymatgen.io.cif.CifFile.from_str`` raised.
+
+    Returns
+    -------
+    str
+        At most 100 characters.
+    """
+    text = (str(error) or type(error).__name__)[:100]
+    if isinstance(error, ZeroDivisionError):
+        return "a loop_ has no data names (truncated or malformed CIF)"
+    if "is not a multiple of" in text or "zip()" in text:
+        return f"a loop_ ends in a partial row (truncated CIF?): {text}"
+    return text
 
 
 def _cif_values(values, tag, source):
@@ -64,7 +88,7 @@ def _cif_values(values, tag, source):
         pairs = [_cif_number(v) for v in values]
     except ValueError as error:
         raise CrystalNetInputError(
-            f"non-numeric value {str(error)[:20]!r} in {tag}", source
+            f"unreadable number {str(error)[:20]!r} in {tag}", source
         ) from None
     array = np.array(pairs, dtype=float).reshape(-1, 2)
     return array[:, 0], array[:, 1]
@@ -122,7 +146,7 @@ def read_pdcif(path, text):
     else:
         x = _cif_range_x(block, name, y_tag, y, path)
         x_tag = "_pd_meas_2theta_range_min/max/inc"
-    keep = np.isfinite(x) & np.isfinite(y)
+    keep = ~np.isnan(x) & ~np.isnan(y)  # '?' or '.': unknown values
     dropped = int(np.count_nonzero(~keep))
     sigma = y_su[keep] if np.all(np.isfinite(y_su[keep])) else None
     wavelength, origin = _cif_wavelength(block, blocks, path)
@@ -160,7 +184,7 @@ def _cif_blocks(text, path):
             cif = CifFile.from_str(text)
     except Exception as error:  # pymatgen raises assorted errors
         raise CrystalNetInputError(
-            f"cannot parse the CIF: {str(error)[:100]}", path
+            f"cannot parse the CIF: {cif_syntax_problem(error)}", path
         ) from None
     blocks = list(cif.data.items())
     for _, block in blocks:
@@ -239,7 +263,20 @@ def _cif_range_x(block, name, y_tag, y, path):
             "nor _pd_meas_2theta_range_min/max/inc",
             path,
         )
-    start, stop, step = (_cif_number(v)[0] for v in limits)
+    try:
+        start, stop, step = (_cif_number(v)[0] for v in limits)
+    except ValueError as error:
+        raise CrystalNetInputError(
+            f"unreadable number {str(error)[:20]!r} in "
+            "_pd_meas_2theta_range_min/max/inc",
+            path,
+        ) from None
+    if not all(math.isfinite(v) for v in (start, stop, step)) or step == 0:
+        raise CrystalNetInputError(
+            f"_pd_meas_2theta_range {start:g}-{stop:g} step {step:g} is "
+            "not a scan",
+            path,
+        )
     x = start + step * np.arange(y.size)
     if abs(x[-1] - stop) > 0.5 * abs(step) + 1e-9:
         raise CrystalNetInputError(
@@ -264,7 +301,12 @@ def _cif_wavelength(block, blocks, path):
             except ValueError:
                 continue
             if math.isfinite(number):
-                wavelength = resolve_wavelength(number, f"{path}: {tag}")
+                try:
+                    wavelength = resolve_wavelength(number, path)
+                except CrystalNetInputError as error:
+                    raise CrystalNetInputError(
+                        f"{tag}: {error.problem}", path
+                    ) from None
                 origin = f"CIF {tag}"
                 break
         if wavelength is not None:

@@ -68,6 +68,12 @@ def read_pattern_file(path):
     text = _read_text(source, ext)
     lines = text.splitlines()
     if ext == ".cif" or _looks_like_cif(lines):
+        if not re.search(r"^\s*data_", text, re.MULTILINE | re.IGNORECASE):
+            raise CrystalNetInputError(
+                "named .cif but holds no CIF data block ('data_...'): is "
+                "the extension right? (text columns go in .xy or .dat)",
+                source,
+            )
         return read_pdcif(source, text)
     if _looks_like_gsas(lines):
         return read_gsas(source, text)
