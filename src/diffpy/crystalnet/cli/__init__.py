@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "train": ("diffpy.crystalnet.cli.train", "train"),
     "evaluate": ("diffpy.crystalnet.cli.evaluate", "evaluate"),
     "solve": ("diffpy.crystalnet.cli.solve", "solve"),
+    "solve-batch": ("diffpy.crystalnet.cli.solve_batch", "solve_batch"),
 }
 
 
@@ -68,10 +69,11 @@ def main(argv=None):
     Returns
     -------
     int
-        The exit status: 0 on success, 2 for bad input, 1 otherwise.
+        The exit status: 0 on success, 2 for bad input, 1 otherwise
+        (``solve-batch``: 1 when some pattern failed).
     """
     try:
-        cli.main(
+        status = cli.main(
             args=argv, prog_name="diffpy.crystalnet", standalone_mode=False
         )
     except click.exceptions.Abort:
@@ -85,6 +87,10 @@ def main(argv=None):
     except CrystalNetInputError as error:
         click.echo(f"Error: {error}", err=True)
         return 2
+    # a command's ctx.exit(N) comes back as N (solve-batch: 1 when some
+    # pattern failed); the commands return None
+    if isinstance(status, int) and not isinstance(status, bool):
+        return status
     return 0
 
 

@@ -7,6 +7,118 @@ import click
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 
+#: options of a solve run that ``solve`` and ``solve-batch`` share: the
+#: lattice and the network's samples ...
+LATTICE_OPTIONS = (
+    click.option(
+        "--lattice",
+        default=None,
+        help='Conventional cell as text, e.g. "a=5.4" or "a=4.1,c=28.6".',
+    ),
+    click.option(
+        "--cell",
+        nargs=6,
+        type=float,
+        default=None,
+        help="Conventional cell: a b c alpha beta gamma.",
+    ),
+    click.option(
+        "--centring",
+        type=click.Choice(["P", "I", "F", "R"]),
+        default=None,
+        help="Centring of --lattice/--cell (default: from the peaks).",
+    ),
+    click.option(
+        "--systems",
+        default="cubic,trigonal",
+        show_default=True,
+        help="Crystal systems the indexing tries (without --lattice/--cell): "
+        "any of cubic, trigonal, hexagonal, tetragonal, orthorhombic, "
+        "monoclinic, triclinic.",
+    ),
+    click.option(
+        "--lattice-solutions",
+        type=int,
+        default=3,
+        show_default=True,
+        help="Indexing solutions to decode on (without --lattice/--cell).",
+    ),
+    click.option("--samples", type=int, default=5, show_default=True),
+    click.option("--seed", type=int, default=0, show_default=True),
+    click.option(
+        "--model",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Checkpoint; default the shipped model.",
+    ),
+)
+
+#: ... and the steps and files
+STEP_OPTIONS = (
+    click.option(
+        "--no-densities", is_flag=True, help="Skip CHGCAR and cube files."
+    ),
+    click.option(
+        "--keep",
+        type=int,
+        default=10,
+        show_default=True,
+        help="Write CIF and density files for the best N candidates "
+        "(candidates.json lists all).",
+    ),
+    click.option(
+        "--precision",
+        type=click.Choice(["auto", "float32", "bfloat16"]),
+        default="auto",
+        show_default=True,
+        help="Arithmetic of the network's queries (auto: bfloat16 where the "
+        "CPU has it natively, about 2x faster).",
+    ),
+    click.option(
+        "--no-improve",
+        is_flag=True,
+        help="Decode the network's densities as they are (no Fourier "
+        "recycling with the observed intensities).",
+    ),
+    click.option(
+        "--no-isotypes",
+        is_flag=True,
+        help="No search-match against the shipped structure-type library.",
+    ),
+    click.option(
+        "--no-refine", is_flag=True, help="No Rietveld refinement of the best."
+    ),
+    click.option(
+        "--refine-top",
+        type=int,
+        default=2,
+        show_default=True,
+        help="Best candidates to refine.",
+    ),
+)
+
+
+def with_options(options):
+    """A decorator that adds click options, the first one on top.
+
+    Parameters
+    ----------
+    options : sequence of callable
+        ``click.option(...)`` decorators.
+
+    Returns
+    -------
+    callable
+        The decorator of a click command.
+    """
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
 
 @click.command("solve")
 @click.argument("pattern", type=click.Path(path_type=Path))
@@ -22,47 +134,7 @@ from diffpy.crystalnet.errors import CrystalNetInputError
     default=None,
     help="Angstrom or a line name (CuKa1, MoKa); overrides the file.",
 )
-@click.option(
-    "--lattice",
-    default=None,
-    help='Conventional cell as text, e.g. "a=5.4" or "a=4.1,c=28.6".',
-)
-@click.option(
-    "--cell",
-    nargs=6,
-    type=float,
-    default=None,
-    help="Conventional cell: a b c alpha beta gamma.",
-)
-@click.option(
-    "--centring",
-    type=click.Choice(["P", "I", "F", "R"]),
-    default=None,
-    help="Centring of --lattice/--cell (default: from the peaks).",
-)
-@click.option(
-    "--systems",
-    default="cubic,trigonal",
-    show_default=True,
-    help="Crystal systems the indexing tries (without --lattice/--cell): "
-    "any of cubic, trigonal, hexagonal, tetragonal, orthorhombic, "
-    "monoclinic, triclinic.",
-)
-@click.option(
-    "--lattice-solutions",
-    type=int,
-    default=3,
-    show_default=True,
-    help="Indexing solutions to decode on (without --lattice/--cell).",
-)
-@click.option("--samples", type=int, default=5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Checkpoint; default the shipped model.",
-)
+@with_options(LATTICE_OPTIONS)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -70,46 +142,7 @@ from diffpy.crystalnet.errors import CrystalNetInputError
     help="Output folder (default: <pattern stem>-solve).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing --out.")
-@click.option(
-    "--no-densities", is_flag=True, help="Skip CHGCAR and cube files."
-)
-@click.option(
-    "--keep",
-    type=int,
-    default=10,
-    show_default=True,
-    help="Write CIF and density files for the best N candidates "
-    "(candidates.json lists all).",
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "float32", "bfloat16"]),
-    default="auto",
-    show_default=True,
-    help="Arithmetic of the network's queries (auto: bfloat16 where the "
-    "CPU has it natively, about 2x faster).",
-)
-@click.option(
-    "--no-improve",
-    is_flag=True,
-    help="Decode the network's densities as they are (no Fourier "
-    "recycling with the observed intensities).",
-)
-@click.option(
-    "--no-isotypes",
-    is_flag=True,
-    help="No search-match against the shipped structure-type library.",
-)
-@click.option(
-    "--no-refine", is_flag=True, help="No Rietveld refinement of the best."
-)
-@click.option(
-    "--refine-top",
-    type=int,
-    default=2,
-    show_default=True,
-    help="Best candidates to refine.",
-)
+@with_options(STEP_OPTIONS)
 def solve(**opts):
     """Solve the structure of PATTERN (a powder X-ray profile).
 
@@ -195,6 +228,33 @@ def _check_formula_and_cell(opts):
 
 def _settings(opts, pattern):
     """The SolveSettings of the command line's options (checked)."""
+    out = opts["out"] or pattern.with_name(pattern.stem + "-solve")
+    if out.exists() and not opts["force"]:
+        raise CrystalNetInputError("exists; pass --force to replace it", out)
+    return settings_from_options(opts, out)
+
+
+def settings_from_options(opts, out=None):
+    """The SolveSettings of the options of ``solve`` (or ``solve-batch``).
+
+    Parameters
+    ----------
+    opts : dict
+        The click options: those of :data:`LATTICE_OPTIONS`,
+        :data:`STEP_OPTIONS` and ``force``.
+    out : pathlib.Path, optional
+        The output folder.
+
+    Returns
+    -------
+    SolveSettings
+
+    Raises
+    ------
+    CrystalNetInputError
+        For options that contradict each other or a count out of range,
+        naming the option.
+    """
     from diffpy.crystalnet.solver.settings import SolveSettings
 
     if opts["lattice"] and opts["cell"]:
@@ -202,9 +262,6 @@ def _settings(opts, pattern):
             "give --lattice or --cell, not both", "cell"
         )
     lattice = opts["lattice"] or (list(opts["cell"]) if opts["cell"] else None)
-    out = opts["out"] or pattern.with_name(pattern.stem + "-solve")
-    if out.exists() and not opts["force"]:
-        raise CrystalNetInputError("exists; pass --force to replace it", out)
     try:
         return SolveSettings.from_options(
             lattice=lattice,

@@ -31,7 +31,7 @@ import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 
-__all__ = ["format_table", "plot_report", "write_outputs"]
+__all__ = ["format_table", "plot_report", "text_table", "write_outputs"]
 
 
 def _plain(value):
@@ -90,12 +90,30 @@ def format_table(result, limit=None):
         )
     if len(rows) == 1:
         return "no candidate structure"
+    return text_table(rows, right=(0, 3, 4))
+
+
+def text_table(rows, right=()):
+    """A fixed-width text table with a rule under its header row.
+
+    Parameters
+    ----------
+    rows : sequence of sequence of str
+        The header row, then the rows.
+    right : sequence of int, optional
+        Columns aligned right (numbers); the others align left.
+
+    Returns
+    -------
+    str
+        The table (no trailing newline).
+    """
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for k, row in enumerate(rows):
         lines.append(
             "  ".join(
-                cell.rjust(w) if i in (0, 3, 4) else cell.ljust(w)
+                cell.rjust(w) if i in right else cell.ljust(w)
                 for i, (cell, w) in enumerate(zip(row, widths))
             ).rstrip()
         )
