@@ -256,18 +256,27 @@ def _screened(system, P, order, obs, tol_loose, tol):
     return [order[k] for k in rank]
 
 
-def _balanced(counts, vol, n_keep):
+def _balanced(counts, vol, n_keep, spread=3, tight=None):
     """The ``n_keep`` likeliest trials: the smallest cells of every count.
 
-    Taking the most lines first would fill the places with large cells
-    that index an impurity line by chance, and drop the right cell that
-    leaves it unindexed; so the smallest cell of each count comes first,
-    then the second smallest of each, and so on (most lines first within
-    a round).  A count corrected for chance coincidences does worse:
-    within the first-pass tolerance a large cell indexes almost any line
-    by chance.
+    Only counts within ``spread`` lines of the best compete (as many
+    impurity lines as the search allows for).  Taking the most lines
+    first would fill the places with large cells that index an impurity
+    line by chance, and drop the right cell that leaves it unindexed; so
+    the smallest cell of each count comes first, then the second smallest
+    of each, and so on (most lines first within a round).  A count
+    corrected for chance coincidences does worse: within the first-pass
+    tolerance a large cell indexes almost any line by chance.  With
+    ``tight`` (lines indexed within a tighter tolerance), more of those
+    come first within a count, before the smaller cell.
     """
-    order = np.lexsort((vol, -counts))
+    if counts.size == 0:
+        return np.zeros(0, dtype=int)
+    if tight is None:
+        order = np.lexsort((vol, -counts))
+    else:
+        order = np.lexsort((vol, -tight, -counts))
+    order = order[counts[order] >= counts.max() - spread]
     sorted_counts = counts[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_counts)) + 1]
     level = np.repeat(
@@ -327,7 +336,13 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     # Wolff's criterion)
     keep = counts >= min(need, n_score)
     P, vol, counts = P[keep], vol[keep], counts[keep]
-    best = _balanced(counts, vol, N_BATCH)
+    # within the loose first-pass tolerance many sub-cells index every
+    # line by chance; the lines indexed within the trial tolerance come
+    # before the volume among equal counts
+    tight = metric.count_indexed(
+        system, P, s[:n_score], tol_trial[:n_score], hmax_cap=cap
+    )
+    best = _balanced(counts, vol, N_BATCH, tight=tight)
     P, vol = P[best], vol[best]
     P = metric.refine_batch(
         system, P, s[:n_score], tol_first[:n_score], hmax_cap=cap
