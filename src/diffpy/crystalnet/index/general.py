@@ -309,8 +309,6 @@ def index_system(system, obs, tols, max_zero_shift, max_volume, need):
     """
     tol_final, tol_trial, tol_first = tols
     s = obs.s
-    if s.size < MIN_LINES[system]:
-        return []
     P = trial_cells(system, s, (tol_first, tol_trial))
     vol = metric.volumes(system, P)
     keep = np.isfinite(vol) & (vol <= max_volume) & (vol >= 5.0)

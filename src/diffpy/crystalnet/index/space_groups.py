@@ -35,6 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from diffpy.crystalnet.index import metric
 from diffpy.crystalnet.index.extinction import _evidence, _support
 from diffpy.crystalnet.index.space_group_prior import COUNTS
 from diffpy.crystalnet.physics.lattice import SPACE_GROUP_RANGES
@@ -144,17 +145,10 @@ def _test_hkl():
 def _lattice_absent(hkl, centring):
     """Reflections extinct by a lattice centring (R: obverse, hexagonal
     axes)."""
-    h, k, l = np.asarray(hkl).T  # noqa: E741
     if centring == "R":
+        h, k, l = np.asarray(hkl).T  # noqa: E741
         return (-h + k + l) % 3 != 0
-    rule = {
-        "I": (h + k + l) % 2 != 0,
-        "F": ((h % 2) != (k % 2)) | ((k % 2) != (l % 2)),
-        "C": (h + k) % 2 != 0,
-        "A": (k + l) % 2 != 0,
-        "B": (h + l) % 2 != 0,
-    }
-    return rule.get(centring, np.zeros(len(h), dtype=bool))
+    return ~metric.allowed(hkl, centring)
 
 
 def _candidates(system, centring):
