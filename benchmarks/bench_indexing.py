@@ -29,10 +29,10 @@ DICVOL-like dichotomy search of ObjCryst++/FOX, through ``pyobjcryst``
 it; diffpy.crystalnet itself never uses it).  The search follows FOX's
 "quick" indexing: the crystal systems that ``index_pattern`` searches (with
 ``--systems all``: cubic P, I, F; tetragonal P, I; rhombohedral; hexagonal;
-orthorhombic P, I, A, B, C, F; monoclinic P, C, I, A; triclinic), from high to low
-symmetry, volume window per lattice from ``EstimateCellVolume`` (kappa 1.5
-to 0.4, at most 5000 A^3), cell lengths 2-25 A, monoclinic angle 90-140
-deg, ``DicVol(10, 4, 50, 6)``, and lower symmetries are skipped once a
+orthorhombic P, I, A, B, C, F; monoclinic P, C, I, A; triclinic), from high
+to low symmetry, volume window per lattice from ``EstimateCellVolume``
+(kappa 1.5 to 0.4, at most 5000 A^3), cell lengths 2-25 A, monoclinic angle
+90-140 deg, ``DicVol(10, 4, 50, 6)``, and lower symmetries are skipped once a
 solution scores above 50 (every centring of a crystal system is searched:
 FOX skips I, F, C, ... when P scored above 50 already, so that a centred
 lattice was found as P); then again allowing 1, 2, ... spurious lines

@@ -48,6 +48,8 @@ import warnings
 
 import numpy as np
 
+from diffpy.crystalnet.datasets.lab_profiles import lab_pattern
+
 
 def known_structures():
     """(formula, structure) of classic types, built with pymatgen."""
@@ -351,19 +353,6 @@ def experimental(root, cells=True):
         f"{np.median(times):.2f} s, max {np.max(times):.2f} s, total "
         f"{np.sum(times):.1f} s"
     )
-
-
-def lab_pattern(structure, rng):
-    """A seeded lab Cu K-alpha profile (as ``scripts/solve_benchmark.py``)."""
-    from diffpy.crystalnet.datasets.lab_profiles import random_lab_profile
-    from diffpy.crystalnet.physics.simulator import simulate_pattern
-
-    profile, b_iso = random_lab_profile(rng)
-    pattern = simulate_pattern(
-        structure, "CuKa", (10, 110), profile=profile, b_factors=b_iso
-    )
-    pattern.source = "simulated Cu Ka"
-    return pattern
 
 
 def conventional(structure):

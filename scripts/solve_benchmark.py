@@ -47,6 +47,8 @@ import warnings
 
 import numpy as np
 
+from diffpy.crystalnet.datasets.lab_profiles import lab_pattern
+
 
 def _vmhwm_mib():
     try:
@@ -59,23 +61,6 @@ def _vmhwm_mib():
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def lab_pattern(structure, rng):
-    """A realistic Cu K-alpha profile of a structure (seeded).
-
-    The settings are those of
-    :func:`diffpy.crystalnet.datasets.lab_profiles.random_lab_profile`.
-    """
-    from diffpy.crystalnet.datasets.lab_profiles import random_lab_profile
-    from diffpy.crystalnet.physics.simulator import simulate_pattern
-
-    profile, b_iso = random_lab_profile(rng)
-    pattern = simulate_pattern(
-        structure, "CuKa", (10, 110), profile=profile, b_factors=b_iso
-    )
-    pattern.source = "simulated Cu Ka"
-    return pattern
 
 
 def degrade(grid, noise, blur, rng):

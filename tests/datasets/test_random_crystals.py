@@ -82,3 +82,24 @@ def test_work_limit_is_a_count_not_a_time():
     assert again == out
     s = random_crystal(*args, np.random.default_rng(3))
     assert not isinstance(s, str), s
+
+
+def test_lighter_placements_keep_the_crystals(monkeypatch):
+    import contextlib
+
+    import pyxtal.symmetry as symmetry
+
+    from diffpy.crystalnet.datasets import random_crystals
+
+    check, copy = symmetry.check_images, symmetry.Wyckoff_position.copy
+    kwargs = dict(space_groups=[62, 166, 216], max_atoms=16, timeout=None)
+    fast = list(random_records(5, seed=11, **kwargs))
+    assert symmetry.check_images is check
+    assert symmetry.Wyckoff_position.copy is copy
+    monkeypatch.setattr(
+        random_crystals, "_lighter_placements", contextlib.nullcontext
+    )
+    plain = list(random_records(5, seed=11, **kwargs))
+    assert len(fast) >= 2 and [r.id for r in fast] == [r.id for r in plain]
+    for a, b in zip(fast, plain):
+        assert a.structure == b.structure

@@ -1,5 +1,7 @@
 """Round trips of CMED grids through CHGCAR, Gaussian cube and XSF."""
 
+import re
+
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
@@ -42,6 +44,37 @@ def test_chgcar_round_trip(tmp_path, density):
     assert np.max(np.abs(back - grid)) < 1e-5 * grid.max()
     np.testing.assert_allclose(
         structure.frac_coords, cell.frac_coords, atol=1e-6
+    )
+
+
+def test_chgcar_is_what_pymatgen_writes(tmp_path):
+    # an oblique cell, a grid of unequal edges, values of every magnitude
+    cell = Structure(
+        Lattice.from_parameters(5, 6, 7, 80, 95, 100),
+        ["Na", "Cl", "Cl"],
+        [[0, 0, 0], [0.5, 0.5, 0.5], [0.1, 0.2, 0.3]],
+    )
+    grid = np.random.default_rng(1).random((7, 6, 5)) ** 4 * 30
+    grid[0, 0, :4] = [0.0, 1e-12, 9.9999999999999e-3, 123456.789]
+    grid[1, 0, 0] = -2.5e-3
+    ours = write_chgcar(tmp_path / "ours", grid, cell)
+    theirs = tmp_path / "theirs"
+    to_volumetric(grid, cell).write_file(theirs)
+    a, b = open(ours).read().splitlines(), open(theirs).read().splitlines()
+    head = a.index("   7   6   5")
+    assert a[1 : head + 1] == b[1 : head + 1]  # line 0 is the comment
+    assert len(a) == len(b)
+    fortran = re.compile(r"^-?0?\.\d{11}E[+-]\d\d$")
+    for x, y in zip(a[head + 1 :], b[head + 1 :]):
+        assert len(x.split()) == len(y.split())
+        assert all(fortran.match(token) for token in x.split())
+    from pymatgen.io.vasp import Chgcar
+
+    np.testing.assert_allclose(
+        Chgcar.from_file(ours).data["total"],
+        Chgcar.from_file(theirs).data["total"],
+        rtol=1e-10,
+        atol=1e-20,
     )
 
 

@@ -414,3 +414,31 @@ def test_axial_scan_finds_wurtzite_without_indexing(monkeypatch):
     assert best.rwp < 0.2
     off = search_isotypes(pattern, "CdS", top=3, axial_scan=False)
     assert not any(matcher.fit(x.structure, cds) for x in off)
+
+
+def test_tetragonal_type_on_given_indexing_solutions():
+    # BaFe2As2 (ThCr2Si2 type): the scans alone do not find it on a cell
+    # this far from the prototype's axial ratio; the indexing does
+    from diffpy.crystalnet.index.indexing import index_pattern
+
+    bfa = Structure.from_spacegroup(
+        "I4/mmm",
+        Lattice.tetragonal(3.963, 13.017),
+        ["Ba", "Fe", "As"],
+        [[0, 0, 0], [0, 0.5, 0.25], [0, 0, 0.3545]],
+    )
+    pattern = lab_pattern(bfa, 7)
+    solutions = index_pattern(pattern, systems=("cubic", "tetragonal"))
+    assert solutions[0].system == "tetragonal"
+    found = search_isotypes(
+        pattern,
+        "BaFe2As2",
+        top=2,
+        solutions=solutions,
+        cubic_scan=False,
+        axial_scan=False,
+    )
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+    assert found and matcher.fit(found[0].structure, bfa)
+    assert found[0].lattice_info["origin"] == "indexed"
+    assert found[0].rwp < 0.15

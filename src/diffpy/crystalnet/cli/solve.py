@@ -30,11 +30,11 @@ LATTICE_OPTIONS = (
     ),
     click.option(
         "--systems",
-        default="cubic,trigonal",
+        default="all",
         show_default=True,
         help="Crystal systems the indexing tries (without --lattice/--cell): "
-        "any of cubic, trigonal, hexagonal, tetragonal, orthorhombic, "
-        "monoclinic, triclinic.",
+        "'all' or any of cubic, trigonal, hexagonal, tetragonal, "
+        "orthorhombic, monoclinic, triclinic.",
     ),
     click.option(
         "--lattice-solutions",
@@ -234,6 +234,14 @@ def _settings(opts, pattern):
     return settings_from_options(opts, out)
 
 
+def _systems(text):
+    """The --systems option as a tuple of names (``all``: every system)."""
+    from diffpy.crystalnet.solver.settings import LatticeSettings
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    return LatticeSettings.systems if names == ("all",) else names
+
+
 def settings_from_options(opts, out=None):
     """The SolveSettings of the options of ``solve`` (or ``solve-batch``).
 
@@ -266,11 +274,7 @@ def settings_from_options(opts, out=None):
         return SolveSettings.from_options(
             lattice=lattice,
             centring=opts["centring"],
-            systems=tuple(
-                name.strip()
-                for name in opts["systems"].split(",")
-                if name.strip()
-            ),
+            systems=_systems(opts["systems"]),
             lattice_solutions=opts["lattice_solutions"],
             samples=opts["samples"],
             seed=opts["seed"],

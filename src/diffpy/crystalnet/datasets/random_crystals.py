@@ -33,6 +33,7 @@ stored in the record, so any crystal of a stream can be rebuilt alone with
 :func:`random_crystal`.
 """
 
+import functools
 import logging
 import signal
 import threading
@@ -199,6 +200,51 @@ def _placement_limit(limit):
         Wyckoff_position.merge = original
 
 
+@functools.lru_cache(maxsize=1)
+def _atomic_tolerances():
+    """pyxtal's default atomic ``Tol_matrix``, built once per process."""
+    from pyxtal.tolerance import Tol_matrix
+
+    return Tol_matrix(prototype="atomic")
+
+
+@contextmanager
+def _lighter_placements():
+    """Two shortcuts in pyxtal's Wyckoff placement that keep its crystals.
+
+    ``Wyckoff_position.merge``, the bulk of pyxtal's random-crystal work,
+    (1) calls ``check_images`` without a tolerance matrix, which then builds
+    the default atomic ``Tol_matrix`` each time (3 ms; more than half of
+    the build), and (2) deep-copies the Wyckoff position it starts from
+    (30 % of the rest) although it only reads the copy and returns it.
+    Here ``check_images`` gets one shared default matrix (the same values)
+    and the copy is shallow (pyxtal only sets attributes on the position it
+    returns, never mutates what it shares with the group's own).  The
+    shards built with and without them are byte-identical
+    (``benchmarks/bench_build.py`` measures the speed).  Patched for the
+    duration of the block, like :func:`_placement_limit`.
+    """
+    import copy
+
+    import pyxtal.symmetry as symmetry
+
+    original_check = symmetry.check_images
+    original_copy = symmetry.Wyckoff_position.copy
+
+    def check_images(*args, tm=None, **kwargs):
+        if tm is None:
+            tm = _atomic_tolerances()
+        return original_check(*args, tm=tm, **kwargs)
+
+    symmetry.check_images = check_images
+    symmetry.Wyckoff_position.copy = copy.copy
+    try:
+        yield
+    finally:
+        symmetry.check_images = original_check
+        symmetry.Wyckoff_position.copy = original_copy
+
+
 @contextmanager
 def _time_limit(seconds):
     """Raise _Timeout after ``seconds`` of CPU time of this process.
@@ -327,7 +373,11 @@ def random_crystal(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            with _time_limit(timeout), _placement_limit(max_placements):
+            with (
+                _time_limit(timeout),
+                _placement_limit(max_placements),
+                _lighter_placements(),
+            ):
                 crystal.from_random(
                     3,
                     int(space_group),

@@ -6,7 +6,9 @@ fractional points ``(i/n, j/n, k/n)`` of a cell (see
 into files that VESTA, XCrySDen, Ovito or pymatgen open:
 
 * **CHGCAR** (VASP): values are ``rho * V`` (VASP's convention), the grid
-  has no periodic end points; written by pymatgen.
+  has no periodic end points; the layout of pymatgen's ``Chgcar.write_file``
+  (Fortran-style ``0.12345678901E+00`` numbers, five a line), formatted in
+  numpy batches (``benchmarks/bench_volumetric.py``: many times faster).
 * **Gaussian cube**: lengths in bohr, density in e/bohr**3, the grid has no
   periodic end points (voxel vectors are the cell vectors divided by n).
 * **XSF** (XCrySDen ``DATAGRID_3D``): a *general* grid, which includes the
@@ -23,6 +25,7 @@ import os
 import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.io.value_text import fortran_block, lines_of
 
 __all__ = [
     "BOHR",
@@ -119,9 +122,35 @@ def write_chgcar(path, grid, structure, force=False):
     -------
     str
         The path written.
+
+    Notes
+    -----
+    The file is what pymatgen's ``Chgcar.write_file`` writes (POSCAR
+    header, grid dimensions, values with the first index fastest, five a
+    line in Fortran style), read back by pymatgen and VESTA.
     """
-    chg = to_volumetric(grid, structure)
-    return _atomic(path, force, chg.write_file)
+    from pymatgen.io.vasp import Poscar
+
+    grid = _check_grid(grid, structure)
+    poscar = Poscar(structure)
+    head = [poscar.comment, "   1.00000000000000"]
+    for vec in structure.lattice.matrix:
+        head.append(f" {vec[0]:12.6f}{vec[1]:12.6f}{vec[2]:12.6f}")
+    head.append("".join(f"{s:5}" for s in poscar.site_symbols))
+    head.append("".join(f"{x:6}" for x in poscar.natoms))
+    head.append("Direct")
+    for a, b, c in structure.frac_coords:
+        head.append(f"{a:10.6f}{b:10.6f}{c:10.6f}")
+    head.append(" ")
+    head.append("   " + "   ".join(str(n) for n in grid.shape))
+    values = (grid * structure.volume).ravel(order="F")
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(head) + "\n")
+            handle.write(fortran_block(values, 5))
+
+    return _atomic(path, force, write)
 
 
 def read_chgcar(path):
@@ -221,18 +250,18 @@ def write_cube(path, grid, structure, force=False, comment=""):
             f"{z:5d} {float(z):12.6f} {xyz[0]:12.6f} {xyz[1]:12.6f} "
             f"{xyz[2]:12.6f}"
         )
-    data = grid * BOHR**3
-    rows = data.reshape(-1, grid.shape[2])
+    data = (grid * BOHR**3).ravel()
+    # six values a line and a new line after each innermost (c-axis) row
+    row = [
+        " ".join(["%13.5E"] * min(6, grid.shape[2] - start)) + "\n"
+        for start in range(0, grid.shape[2], 6)
+    ]
+    template = "".join(row) * (grid.shape[0] * grid.shape[1])
 
     def write(tmp):
         with open(tmp, "w", encoding="ascii") as handle:
             handle.write("\n".join(lines) + "\n")
-            for row in rows:
-                for start in range(0, len(row), 6):
-                    chunk = row[start : start + 6]
-                    handle.write(
-                        " ".join(f"{value:13.5E}" for value in chunk) + "\n"
-                    )
+            handle.write(template % tuple(data.tolist()))
 
     return _atomic(path, force, write)
 
@@ -410,9 +439,7 @@ def write_xsf(path, grid, structure, force=False):
     def write(tmp):
         with open(tmp, "w", encoding="ascii") as handle:
             handle.write("\n".join(lines) + "\n")
-            for start in range(0, len(values), 6):
-                chunk = values[start : start + 6]
-                handle.write(" ".join(f"{v:.6E}" for v in chunk) + "\n")
+            handle.write(lines_of(values, "%.6E", 6))
             handle.write("END_DATAGRID_3D\nEND_BLOCK_DATAGRID_3D\n")
 
     return _atomic(path, force, write)

@@ -73,6 +73,7 @@ from diffpy.crystalnet.isotypes.library import (
 from diffpy.crystalnet.isotypes.screen import (
     _as_lattice,
     _chosen,
+    _lattice_family,
     _placed_trials,
     _Screen,
     _unique_profiles,
@@ -212,6 +213,7 @@ def search_isotypes(
     peaks=None,
     library=None,
     timings=None,
+    solutions=None,
 ):
     """Find the structure types whose decorated patterns match the data.
 
@@ -278,6 +280,11 @@ def search_isotypes(
     timings : dict, optional
         Filled with the seconds spent in ``index``, ``screen`` and ``fit``
         and the number of candidates ``screened`` and ``fitted``.
+    solutions : sequence of IndexingSolution, optional
+        Without ``lattices``: the pattern's indexing solutions when already
+        found (e.g. by ``solve``), best first; the first
+        ``lattice_solutions`` of each crystal family are used instead of
+        indexing again, and the scans still run.
 
     Returns
     -------
@@ -336,7 +343,12 @@ def search_isotypes(
         peaks = find_peaks(pattern)
     if lattices is None:
         given = _indexed_lattices(
-            peaks, matching, lattice_solutions, cubic_scan, axial_scan
+            peaks,
+            matching,
+            lattice_solutions,
+            cubic_scan,
+            axial_scan,
+            solutions,
         )
         if given is None:
             return _finish([], timings, clock, 0, 0)
@@ -389,41 +401,46 @@ def _decoration_table(prototypes, comp, counts, n_elements, systems, merge):
 
 
 def _indexed_lattices(
-    peaks, matching, lattice_solutions, cubic_scan, axial_scan
+    peaks, matching, lattice_solutions, cubic_scan, axial_scan, solutions
 ):
     """Cells from indexing the peaks, as ``(lattice, info, zero)`` tuples.
 
-    None when the matching prototypes can be put neither on an indexed
-    cell nor on their own scanned cell (logged).
+    ``solutions`` (already indexed) replace the indexing.  None when the
+    matching prototypes can be put neither on an indexed cell nor on their
+    own scanned cell (logged).
     """
     from diffpy.crystalnet.index.indexing import IndexingError, index_pattern
 
     families = {p.family for p in matching}
-    index_systems = [s for s in ("cubic",) if s in families]
+    index_systems = [
+        s for s in ("cubic", "tetragonal", "orthorhombic") if s in families
+    ]
     if "hexagonal" in families:
         index_systems += ["trigonal", "hexagonal"]
     scanned = _scanned_families(cubic_scan, axial_scan)
     if not index_systems and not families & scanned:
-        log.info(
-            "indexing covers cubic and hexagonal cells only; give "
-            "lattices= for %s prototypes",
-            sorted(families),
-        )
+        log.info("no indexed or scanned cell for %s", sorted(families))
         return None
-    solutions = []
-    try:
-        if index_systems:
-            solutions = index_pattern(
-                peaks,
-                systems=tuple(index_systems),
-                max_solutions=lattice_solutions,
-            )
-    except IndexingError as exc:
-        log.warning("isotype search: indexing failed: %s", exc)
+    if solutions is None:
         solutions = []
-    given = []
-    for rank, sol in enumerate(solutions[:lattice_solutions], 1):
+        try:
+            if index_systems:
+                solutions = index_pattern(
+                    peaks,
+                    systems=tuple(index_systems),
+                    max_solutions=lattice_solutions,
+                )
+        except IndexingError as exc:
+            log.warning("isotype search: indexing failed: %s", exc)
+    given, per_family = [], {}
+    for rank, sol in enumerate(solutions, 1):
         lat, info, zero = _as_lattice(sol, rank - 1)
+        family, _ = _lattice_family(lat)
+        if family not in families:
+            continue
+        per_family[family] = per_family.get(family, 0) + 1
+        if per_family[family] > lattice_solutions:
+            continue
         info["rank"] = rank
         given.append((lat, info, zero))
     return given

@@ -88,8 +88,8 @@ STEPS = (
     densities,
     improve,
     decode,
-    fit,
     isotypes,
+    fit,
     rank,
     refine,
 )

@@ -35,13 +35,25 @@ def _similar_neighbours(a, b, cache, tol=0.3):
     )
 
 
+def _reduced(cand, cache):
+    """The primitive Niggli cell StructureMatcher compares, once per
+    candidate (pymatgen's own cache compares whole structures to find it,
+    which cost more than the matching)."""
+    key = id(cand.structure)
+    if key not in cache:
+        cache[key] = (
+            cand.structure.get_primitive_structure().get_reduced_structure()
+        )
+    return cache[key]
+
+
 def dedupe(candidates):
     """Merge candidates that are the same structure (keep the first)."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
     kept = []
-    signatures = {}
+    signatures, reduced = {}, {}
     for cand in candidates:
         for other in kept:
             # the same structure has the same refined conventional cell and
@@ -52,7 +64,11 @@ def dedupe(candidates):
                 and other.spacegroup_number == cand.spacegroup_number
                 and len(other.structure) == len(cand.structure)
                 and _similar_neighbours(other, cand, signatures)
-                and matcher.fit(other.structure, cand.structure)
+                and matcher.fit(
+                    _reduced(other, reduced),
+                    _reduced(cand, reduced),
+                    skip_structure_reduction=True,
+                )
             ):
                 other.also_from.append(cand.source)
                 break

@@ -47,7 +47,9 @@ class LatticeSettings:
     centring : {"P", "I", "F", "R"}, optional
         Centring of a given ``lattice``; default inferred from the peaks.
     systems : tuple of str
-        Crystal systems tried by the indexing.
+        Crystal systems tried by the indexing (default all seven; the more
+        symmetric of equally good cells wins, and a convincing cubic or
+        hexagonal cell ends the search early).
     solutions : int
         Decode on up to this many indexing solutions, best first, keeping
         those whose cell can hold the composition with 5-60 A^3 per atom.
@@ -58,7 +60,15 @@ class LatticeSettings:
 
     lattice: object = None
     centring: str = None
-    systems: tuple = ("cubic", "trigonal")
+    systems: tuple = (
+        "cubic",
+        "hexagonal",
+        "trigonal",
+        "tetragonal",
+        "orthorhombic",
+        "monoclinic",
+        "triclinic",
+    )
     solutions: int = 3
 
 

@@ -12,7 +12,9 @@ __all__ = ["NAME", "isotype_candidates", "run"]
 NAME = "isotypes"
 
 
-def isotype_candidates(pattern, composition, lattices, top, notes):
+def isotype_candidates(
+    pattern, composition, lattices, top, notes, solutions=None
+):
     """The isotype search's matches as candidates.
 
     Parameters
@@ -28,6 +30,9 @@ def isotype_candidates(pattern, composition, lattices, top, notes):
         Candidates kept.
     notes : list of str
         Warnings, extended here.
+    solutions : list of IndexingSolution, optional
+        The pattern's indexing solutions (without ``lattices``): the search
+        puts prototypes on them instead of indexing again.
 
     Returns
     -------
@@ -38,7 +43,11 @@ def isotype_candidates(pattern, composition, lattices, top, notes):
 
     try:
         found = search_isotypes(
-            pattern, composition, lattices=lattices, top=top
+            pattern,
+            composition,
+            lattices=lattices,
+            top=top,
+            solutions=None if lattices else solutions or None,
         )
     except CrystalNetInputError as err:
         notes.append(f"isotype search failed: {err.problem}")
@@ -84,4 +93,5 @@ def run(state):
             state.isotype_lattices,
             state.settings.isotypes.top,
             state.notes,
+            solutions=state.solutions,
         )

@@ -58,6 +58,7 @@ def _indexed_trials(state):
             m20=None if sol.m20 is None else float(sol.m20),
             zero_shift=float(getattr(sol, "zero_shift", 0.0) or 0.0),
             description=sol.describe(),
+            unindexed=int(sol.unindexed),
         )
         trials.append((sol.lattice, sol.centring, info))
     return trials
@@ -114,6 +115,24 @@ def _fitting_composition(state, lattices):
     return fitting
 
 
+def _undominated(lattices):
+    """Drop indexing solutions that a better-ranked one beats on both
+    counts: it leaves fewer of the first lines unindexed and its cell is
+    not larger (a supercell that still misses lines explains nothing the
+    better cell does not).  Given lattices are kept."""
+    kept = []
+    for prim, info in lattices:
+        dominated = info.get("origin") == "indexed" and any(
+            other.get("origin") == "indexed"
+            and other["unindexed"] < info["unindexed"]
+            and other_prim.volume <= prim.volume * (1 + 1e-6)
+            for other_prim, other in kept
+        )
+        if not dominated:
+            kept.append((prim, info))
+    return kept
+
+
 def run(state):
     """Set ``state.trials``, ``state.lattices``, ``state.isotype_lattices``."""
     given = state.settings.lattice.lattice is not None
@@ -124,6 +143,7 @@ def run(state):
     lattices = _cmed_lattices(state)
     if state.atoms_fu:
         lattices = _fitting_composition(state, lattices)
+    lattices = _undominated(lattices)
     state.lattices = lattices[: max(1, int(state.settings.lattice.solutions))]
     # the cells the isotype search puts prototypes on: the given one, or
     # (None) its own indexing of the systems its prototypes need plus its
