@@ -5,9 +5,35 @@ scan (Caglioti widths, crystallite size, microstrain, K-alpha2, zero shift,
 Chebyshev background, Poisson noise) and an overall B, the recipe of the
 benchmarks' simulated "measured" patterns; the settings are a
 :class:`~diffpy.crystalnet.physics.profiles.Profile` dict.
+:func:`lab_pattern` simulates such a scan of a structure.
 """
 
-__all__ = ["random_lab_profile"]
+__all__ = ["lab_pattern", "random_lab_profile"]
+
+
+def lab_pattern(structure, rng):
+    """A seeded laboratory Cu K-alpha scan (10-110 deg) of a structure.
+
+    Parameters
+    ----------
+    structure : pymatgen.core.Structure
+        The crystal.
+    rng : numpy.random.Generator
+        Draws the settings (:func:`random_lab_profile`) and the noise.
+
+    Returns
+    -------
+    diffpy.crystalnet.physics.pattern.Pattern
+        The profile, with ``source`` "simulated Cu Ka".
+    """
+    from diffpy.crystalnet.physics.simulator import simulate_pattern
+
+    profile, b_iso = random_lab_profile(rng)
+    pattern = simulate_pattern(
+        structure, "CuKa", (10, 110), profile=profile, b_factors=b_iso
+    )
+    pattern.source = "simulated Cu Ka"
+    return pattern
 
 
 def random_lab_profile(rng, noise="poisson"):
