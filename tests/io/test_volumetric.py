@@ -57,6 +57,7 @@ def test_chgcar_is_what_pymatgen_writes(tmp_path):
     grid = np.random.default_rng(1).random((7, 6, 5)) ** 4 * 30
     grid[0, 0, :4] = [0.0, 1e-12, 9.9999999999999e-3, 123456.789]
     grid[1, 0, 0] = -2.5e-3
+    grid[2, 0, 0] = 1e-300  # below the two-digit exponent: written as 0
     ours = write_chgcar(tmp_path / "ours", grid, cell)
     theirs = tmp_path / "theirs"
     to_volumetric(grid, cell).write_file(theirs)

@@ -15,7 +15,9 @@ def _fortran_parts(values):
     v = np.asarray(values, dtype=float)
     mag = np.abs(v)
     exp10 = np.zeros(v.shape, dtype=np.int64)
-    nonzero = mag > 0
+    # two exponent digits, as VASP writes them: below 1e-99 is zero
+    nonzero = mag >= 1e-99
+    mag = np.where(nonzero, mag, 0.0)
     exp10[nonzero] = np.floor(np.log10(mag[nonzero])).astype(np.int64)
     digits = np.rint(mag * 10.0 ** (10 - exp10)).astype(np.int64)
     # log10 rounding and mantissas that round up to 10.000...
