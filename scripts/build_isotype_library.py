@@ -4,7 +4,8 @@
 Usage::
 
     python scripts/build_isotype_library.py \\
-        src/diffpy/crystalnet/data/isotypes/isotypes.json.gz --force
+        src/diffpy/crystalnet/data/isotypes/isotypes.json.gz --force \\
+        --csv ../shared/data/structures/mp20_dev/train.csv
 
 Sources:
 
@@ -12,7 +13,11 @@ Sources:
   (``pymatgen.analysis.prototypes.AFLOW_PROTOTYPE_LIBRARY``, read through
   :func:`diffpy.crystalnet.datasets.sources.from_prototypes`' table);
 * :data:`GENERATED`, classic structure types that AFLOW's set lacks, typed
-  here from their space group, Wyckoff positions and a real example's cell.
+  here from their space group, Wyckoff positions and a real example's cell;
+* with ``--csv``, the structure types of real structures (a CDVAE CSV such
+  as the ``mp20_dev`` training split) that are not yet in the library
+  (element-blind StructureMatcher match), up to ``--max-atoms`` atoms in
+  the conventional cell.
 
 Every structure is standardised with spglib (conventional cell of the
 setting spglib picks), reduced to one representative per Wyckoff orbit,
@@ -32,6 +37,7 @@ import json
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -499,6 +505,66 @@ def aflow_entries():
         )
 
 
+def csv_entries(path):
+    """(structure, label, name, strukturbericht, pearson) of a CDVAE CSV.
+
+    Each row's ``cif`` (a P1 cell) becomes a candidate structure type,
+    labelled ``<file stem>:<material_id>`` and named after its formula.
+    """
+    import csv
+    from pathlib import Path
+
+    from pymatgen.core import Structure
+
+    csv.field_size_limit(sys.maxsize)
+    stem = Path(path).stem
+    with open(path, newline="") as handle:
+        for k, row in enumerate(csv.DictReader(handle)):
+            structure = Structure.from_str(row["cif"], fmt="cif")
+            mid = row.get("material_id") or str(k)
+            formula = structure.composition.reduced_formula
+            yield structure, f"{stem}:{mid}", f"{formula} ({mid})", None, None
+
+
+def _type_key(structure):
+    """Space group, atoms in the primitive cell and sorted multiplicities:
+    structures of one type share it."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    analyzer = SpacegroupAnalyzer(structure, symprec=0.01)
+    counts = sorted(structure.composition.get_el_amt_dict().values())
+    total = sum(counts)
+    primitive = analyzer.find_primitive()
+    return (
+        analyzer.get_space_group_number(),
+        len(primitive),
+        tuple(round(c / total, 4) for c in counts),
+    )
+
+
+class _TypeIndex:
+    """Structure types seen so far (anonymous StructureMatcher match)."""
+
+    def __init__(self):
+        from pymatgen.analysis.structure_matcher import StructureMatcher
+
+        self.matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+        self.seen = {}
+
+    def known(self, structure):
+        """The label of a known type of ``structure``, else None."""
+        key = _type_key(structure)
+        for label, other in self.seen.get(key, []):
+            if self.matcher.fit_anonymous(structure, other):
+                return label
+        return None
+
+    def add(self, structure, label):
+        self.seen.setdefault(_type_key(structure), []).append(
+            (label, structure)
+        )
+
+
 def main(argv=None):
     from diffpy.crystalnet.datasets.decorate import min_distance_ratio
     from diffpy.crystalnet.io.files import atomic_output
@@ -508,6 +574,21 @@ def main(argv=None):
     parser.add_argument("output", help="library file (.json.gz)")
     parser.add_argument(
         "--force", action="store_true", help="replace an existing file"
+    )
+    parser.add_argument(
+        "--csv",
+        action="append",
+        default=[],
+        help="CDVAE CSV of real structures (cif column) whose structure "
+        "types join the library when AFLOW and the generated types lack "
+        "them; repeat for several (only training splits: a test structure "
+        "in the library would leak into the benchmarks)",
+    )
+    parser.add_argument(
+        "--max-atoms",
+        type=int,
+        default=40,
+        help="largest conventional cell taken from --csv",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -523,7 +604,15 @@ def main(argv=None):
             )
         print(f"generated {spec[0]:32s} min distance ratio {ratio:.2f}")
         items.append((structure, spec[0], spec[1], None, None, "generated"))
+    for path in args.csv:
+        items += [(*e, "csv") for e in csv_entries(path)]
+    types, repeated = _TypeIndex(), 0
     for structure, label, name, sb, pearson, source in items:
+        if source == "csv":
+            same = types.known(structure)
+            if same is not None:
+                repeated += 1
+                continue
         count = labels.get(label, 0) + 1
         labels[label] = count
         unique = label if count == 1 else f"{label}-{count}"
@@ -543,6 +632,10 @@ def main(argv=None):
         ):
             failed.append(f"{unique}: {proto.n_atoms} atoms after standard")
             continue
+        if source == "csv" and proto.n_atoms > args.max_atoms:
+            failed.append(f"{unique}: {proto.n_atoms} atoms")
+            continue
+        types.add(structure, unique)
         prototypes.append(proto)
     data = dict(
         format=LIBRARY_FORMAT,
@@ -551,6 +644,7 @@ def main(argv=None):
         sources=dict(
             aflow="pymatgen.analysis.prototypes.AFLOW_PROTOTYPE_LIBRARY",
             generated="scripts/build_isotype_library.py GENERATED",
+            **({"csv": [Path(p).name for p in args.csv]} if args.csv else {}),
         ),
         prototypes=[p.to_dict() for p in prototypes],
     )
@@ -567,6 +661,8 @@ def main(argv=None):
     print(f"wrote {args.output}: {len(prototypes)} prototypes {by_source}")
     print(f"by system: {dict(sorted(by_system.items()))}")
     print(f"{len(payload)} bytes, {time.perf_counter() - started:.1f} s")
+    if args.csv:
+        print(f"{repeated} --csv structures repeat a type already taken")
     for line in failed:
         print("skipped", line)
     return 0

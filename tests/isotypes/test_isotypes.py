@@ -125,7 +125,7 @@ def test_library_contents(library):
     for label in ("AB_cP2_221_b_a", "AB_hP4_194_c_a", "AB2_hP3_164_a_d"):
         assert label in labels
     sources = {p.source for p in library}
-    assert sources == {"aflow", "generated"}
+    assert sources == {"aflow", "generated", "csv"}
     # cached: the same objects twice
     assert load_isotype_library()[0] is library[0]
 

@@ -54,3 +54,28 @@ def test_hopeless_decoded_candidates_keep_their_quick_fit(monkeypatch):
     assert state.candidates == [isotype, close, hopeless]
     assert fitted == [close]
     assert fit.FULL_FIT_RATIO * isotype.rwp < hopeless.rwp
+
+
+def test_equal_fits_are_ordered_by_simplicity():
+    from pymatgen.core import Structure
+
+    from diffpy.crystalnet.solver.ranking import prefer_simpler
+
+    rocksalt = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3]
+    )
+    distorted = rocksalt.copy()
+    distorted.translate_sites([0], [0.01, 0, 0])  # P1-like, 8 sites
+
+    def cand(structure, rwp, number):
+        return SimpleNamespace(
+            structure=structure, rwp=rwp, spacegroup_number=number
+        )
+
+    p1 = cand(distorted, 0.0637, 1)
+    simple = cand(rocksalt, 0.0638, 225)
+    worse = cand(rocksalt.copy(), 0.09, 225)
+    assert prefer_simpler([p1, simple, worse]) == [simple, p1, worse]
+    # a clearly better fit stays first
+    better = cand(distorted, 0.05, 1)
+    assert prefer_simpler([better, simple]) == [better, simple]

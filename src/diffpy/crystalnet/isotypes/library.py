@@ -398,8 +398,10 @@ def load_isotype_library():
     Returns
     -------
     list of Prototype
-        AFLOW prototypes (``source == "aflow"``) and generated classic
-        structure types (``source == "generated"``).
+        AFLOW prototypes (``source == "aflow"``), generated classic
+        structure types (``source == "generated"``) and the types of the
+        ``mp20_dev`` training structures that those lack (``source ==
+        "csv"``, labels ``train:<material id>``).
 
     Examples
     --------

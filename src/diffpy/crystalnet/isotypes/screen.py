@@ -49,6 +49,9 @@ def _lattice_family(lattice, tol=1e-3, angle_tol=0.05):
                 m = (x + y) / 2.0
                 return "tetragonal", Lattice.tetragonal(m, z)
         return "orthorhombic", Lattice.orthorhombic(a, b, c)
+    if right(al) and right(ga) and not right(be):
+        # b unique, as the indexing and spglib's standard settings give it
+        return "monoclinic", Lattice.monoclinic(a, b, c, max(be, 180.0 - be))
     if right(al) and right(be) and (right(ga, 120.0) or right(ga, 60.0)):
         if same(a, b):
             return "hexagonal", Lattice.hexagonal((a + b) / 2.0, c)
@@ -80,6 +83,14 @@ def _cells(prototype, family, lattice):
         return [Lattice.hexagonal(a, c)]
     if family == "tetragonal":
         return [Lattice.tetragonal(a, c)]
+    if family == "monoclinic":
+        # the prototype's a and c may be the measured c and a (the same
+        # lattice, another cell choice of the centring)
+        beta = lattice.angles[1]
+        out = [Lattice.monoclinic(a, b, c, beta)]
+        if abs(a - c) > 1e-4 * max(a, c):
+            out.append(Lattice.monoclinic(c, b, a, beta))
+        return out
     if family == "orthorhombic":
         seen, out = set(), []
         for p in itertools.permutations((a, b, c)):

@@ -90,7 +90,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: systems that search_isotypes can put on a measured lattice
-SEARCHABLE = ("cubic", "hexagonal", "trigonal", "tetragonal", "orthorhombic")
+SEARCHABLE = tuple(s for s in CRYSTAL_SYSTEMS if s != "triclinic")
 
 #: most model evaluations of each profile fit (a right candidate converges
 #: in 20-40; wrong ones would otherwise use the fit's default 200)
@@ -234,8 +234,10 @@ def search_isotypes(
         Candidates returned (default 5).
     systems : sequence of str, optional
         Crystal systems of the prototypes to consider (default cubic,
-        hexagonal, trigonal, tetragonal and orthorhombic: those whose cell
-        follows from measured lattice parameters).
+        hexagonal, trigonal, tetragonal, orthorhombic and monoclinic: those
+        whose cell follows from measured lattice parameters; a monoclinic
+        prototype is put on the indexed cell with its a and c either way
+        round).
     max_candidates : int, optional
         Most decorated prototypes screened (default 1000; the first ones
         in library order are kept).
@@ -413,7 +415,9 @@ def _indexed_lattices(
 
     families = {p.family for p in matching}
     index_systems = [
-        s for s in ("cubic", "tetragonal", "orthorhombic") if s in families
+        s
+        for s in ("cubic", "tetragonal", "orthorhombic", "monoclinic")
+        if s in families
     ]
     if "hexagonal" in families:
         index_systems += ["trigonal", "hexagonal"]

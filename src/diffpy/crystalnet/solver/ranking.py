@@ -2,11 +2,50 @@
 
 import numpy as np
 
-__all__ = ["contact_notes", "dedupe", "rank_key"]
+__all__ = ["SAME_FIT", "contact_notes", "dedupe", "prefer_simpler", "rank_key"]
 
 
 def rank_key(cand):
     return (cand.rwp is None, cand.rwp if cand.rwp is not None else 0.0)
+
+
+#: candidates whose Rwp differ by less than this fraction fit equally well
+SAME_FIT = 0.01
+
+
+def _primitive_sites(cand, cache):
+    key = id(cand.structure)
+    if key not in cache:
+        cache[key] = len(cand.structure.get_primitive_structure())
+    return cache[key]
+
+
+def prefer_simpler(candidates, same_fit=SAME_FIT):
+    """Order candidates that fit equally well by simplicity (in place).
+
+    Candidates sorted by Rwp whose Rwp differ by less than ``same_fit`` of
+    their own (e.g. 6.37 % and 6.38 %: a structure type and an ordered
+    superstructure decoration of another type that computes almost the same
+    pattern) are put in the order of fewer atoms in the primitive cell, then
+    higher space-group number: with the same fit, the model with fewer
+    parameters is the better answer.  Returns ``candidates``.
+    """
+    cache = {}
+    changed = True
+    while changed:
+        changed = False
+        for i in range(1, len(candidates)):
+            a, b = candidates[i - 1], candidates[i]
+            if a.rwp is None or b.rwp is None:
+                continue
+            if b.rwp - a.rwp > same_fit * a.rwp:
+                continue
+            key_a = (_primitive_sites(a, cache), -(a.spacegroup_number or 0))
+            key_b = (_primitive_sites(b, cache), -(b.spacegroup_number or 0))
+            if key_b < key_a:
+                candidates[i - 1], candidates[i] = b, a
+                changed = True
+    return candidates
 
 
 def _neighbour_signature(structure):

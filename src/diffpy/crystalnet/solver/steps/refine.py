@@ -100,7 +100,11 @@ def refine_candidates(candidates, pattern, top, max_sites=REFINE_MAX_SITES):
 
 def run(state):
     """Refine the best of ``state.candidates`` in place; rank again."""
-    from diffpy.crystalnet.solver.ranking import dedupe, rank_key
+    from diffpy.crystalnet.solver.ranking import (
+        dedupe,
+        prefer_simpler,
+        rank_key,
+    )
 
     settings = state.settings
     if not (settings.refine.enabled and settings.rank.fit):
@@ -109,3 +113,4 @@ def run(state):
     state.candidates.sort(key=rank_key)
     if settings.rank.dedupe:
         state.candidates = dedupe(state.candidates)
+    prefer_simpler(state.candidates)
