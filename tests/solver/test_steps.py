@@ -79,3 +79,7 @@ def test_equal_fits_are_ordered_by_simplicity():
     # a clearly better fit stays first
     better = cand(distorted, 0.05, 1)
     assert prefer_simpler([better, simple]) == [better, simple]
+    # a smaller cell of another formula (lost atoms) is not simpler
+    lost = rocksalt.copy()
+    lost.remove_species(["Cl"])
+    assert prefer_simpler([p1, cand(lost, 0.0638, 225)])[0] is p1

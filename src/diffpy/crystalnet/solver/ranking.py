@@ -20,15 +20,22 @@ def _primitive_sites(cand, cache):
     return cache[key]
 
 
+def _formula(cand):
+    return cand.structure.composition.reduced_formula
+
+
 def prefer_simpler(candidates, same_fit=SAME_FIT):
     """Order candidates that fit equally well by simplicity (in place).
 
     Candidates sorted by Rwp whose Rwp differ by less than ``same_fit`` of
     their own (e.g. 6.37 % and 6.38 %: a structure type and an ordered
     superstructure decoration of another type that computes almost the same
-    pattern) are put in the order of fewer atoms in the primitive cell, then
-    higher space-group number: with the same fit, the model with fewer
-    parameters is the better answer.  Returns ``candidates``.
+    pattern) and the same formula are put in the order of fewer atoms in
+    the primitive cell, then higher space-group number: with the same fit,
+    the model with fewer parameters is the better answer.  A candidate of
+    another formula (a decoding that lost its hydrogen atoms, which X-rays
+    hardly see) is never preferred for being smaller.  Returns
+    ``candidates``.
     """
     cache = {}
     changed = True
@@ -39,6 +46,8 @@ def prefer_simpler(candidates, same_fit=SAME_FIT):
             if a.rwp is None or b.rwp is None:
                 continue
             if b.rwp - a.rwp > same_fit * a.rwp:
+                continue
+            if _formula(a) != _formula(b):  # e.g. a decoding without its H
                 continue
             key_a = (_primitive_sites(a, cache), -(a.spacegroup_number or 0))
             key_b = (_primitive_sites(b, cache), -(b.spacegroup_number or 0))
