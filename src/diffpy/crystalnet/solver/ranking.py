@@ -2,7 +2,14 @@
 
 import numpy as np
 
-__all__ = ["SAME_FIT", "contact_notes", "dedupe", "prefer_simpler", "rank_key"]
+__all__ = [
+    "SAME_FIT",
+    "contact_notes",
+    "dedupe",
+    "prefer_simpler",
+    "rank",
+    "rank_key",
+]
 
 
 def rank_key(cand):
@@ -13,18 +20,11 @@ def rank_key(cand):
 SAME_FIT = 0.01
 
 
-def _primitive_sites(cand, cache):
-    key = id(cand.structure)
-    if key not in cache:
-        cache[key] = len(cand.structure.get_primitive_structure())
-    return cache[key]
-
-
 def _formula(cand):
     return cand.structure.composition.reduced_formula
 
 
-def prefer_simpler(candidates, same_fit=SAME_FIT):
+def prefer_simpler(candidates, same_fit=SAME_FIT, reduced=None):
     """Order candidates that fit equally well by simplicity (in place).
 
     Candidates sorted by Rwp whose Rwp differ by less than ``same_fit`` of
@@ -34,10 +34,11 @@ def prefer_simpler(candidates, same_fit=SAME_FIT):
     the primitive cell, then higher space-group number: with the same fit,
     the model with fewer parameters is the better answer.  A candidate of
     another formula (a decoding that lost its hydrogen atoms, which X-rays
-    hardly see) is never preferred for being smaller.  Returns
+    hardly see) is never preferred for being smaller.  ``reduced`` caches
+    the primitive cells (shared with :func:`dedupe`).  Returns
     ``candidates``.
     """
-    cache = {}
+    cache = {} if reduced is None else reduced
     changed = True
     while changed:
         changed = False
@@ -49,8 +50,8 @@ def prefer_simpler(candidates, same_fit=SAME_FIT):
                 continue
             if _formula(a) != _formula(b):  # e.g. a decoding without its H
                 continue
-            key_a = (_primitive_sites(a, cache), -(a.spacegroup_number or 0))
-            key_b = (_primitive_sites(b, cache), -(b.spacegroup_number or 0))
+            key_a = (len(_reduced(a, cache)), -(a.spacegroup_number or 0))
+            key_b = (len(_reduced(b, cache)), -(b.spacegroup_number or 0))
             if key_b < key_a:
                 candidates[i - 1], candidates[i] = b, a
                 changed = True
@@ -95,13 +96,18 @@ def _reduced(cand, cache):
     return cache[key]
 
 
-def dedupe(candidates):
-    """Merge candidates that are the same structure (keep the first)."""
+def dedupe(candidates, reduced=None):
+    """Merge candidates that are the same structure (keep the first).
+
+    ``reduced`` caches the primitive Niggli cells (shared with
+    :func:`prefer_simpler`).
+    """
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
     matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
     kept = []
-    signatures, reduced = {}, {}
+    signatures = {}
+    reduced = {} if reduced is None else reduced
     for cand in candidates:
         for other in kept:
             # the same structure has the same refined conventional cell and
@@ -123,6 +129,16 @@ def dedupe(candidates):
         else:
             kept.append(cand)
     return kept
+
+
+def rank(candidates, merge=True):
+    """Candidates best first: by Rwp, the same structure merged (with
+    ``merge``), equal fits by simplicity (:func:`prefer_simpler`)."""
+    candidates = sorted(candidates, key=rank_key)
+    reduced = {}
+    if merge:
+        candidates = dedupe(candidates, reduced)
+    return prefer_simpler(candidates, reduced=reduced)
 
 
 def contact_notes(candidates):

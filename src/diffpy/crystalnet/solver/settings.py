@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from diffpy.crystalnet.errors import CrystalNetInputError
+from diffpy.crystalnet.physics.lattice import CRYSTAL_SYSTEMS
 
 __all__ = [
     "DecodeSettings",
@@ -60,15 +61,7 @@ class LatticeSettings:
 
     lattice: object = None
     centring: str = None
-    systems: tuple = (
-        "cubic",
-        "hexagonal",
-        "trigonal",
-        "tetragonal",
-        "orthorhombic",
-        "monoclinic",
-        "triclinic",
-    )
+    systems: tuple = tuple(reversed(CRYSTAL_SYSTEMS))
     solutions: int = 3
 
 

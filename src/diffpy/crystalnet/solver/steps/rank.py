@@ -7,13 +7,6 @@ NAME = "rank"
 
 def run(state):
     """Sort ``state.candidates`` best first; merge duplicates."""
-    from diffpy.crystalnet.solver.ranking import (
-        dedupe,
-        prefer_simpler,
-        rank_key,
-    )
+    from diffpy.crystalnet.solver.ranking import rank
 
-    state.candidates.sort(key=rank_key)
-    if state.settings.rank.dedupe:
-        state.candidates = dedupe(state.candidates)
-    prefer_simpler(state.candidates)
+    state.candidates = rank(state.candidates, state.settings.rank.dedupe)

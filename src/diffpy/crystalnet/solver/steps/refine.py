@@ -100,17 +100,10 @@ def refine_candidates(candidates, pattern, top, max_sites=REFINE_MAX_SITES):
 
 def run(state):
     """Refine the best of ``state.candidates`` in place; rank again."""
-    from diffpy.crystalnet.solver.ranking import (
-        dedupe,
-        prefer_simpler,
-        rank_key,
-    )
+    from diffpy.crystalnet.solver.ranking import rank
 
     settings = state.settings
     if not (settings.refine.enabled and settings.rank.fit):
         return
     refine_candidates(state.candidates, state.pattern, settings.refine.top)
-    state.candidates.sort(key=rank_key)
-    if settings.rank.dedupe:
-        state.candidates = dedupe(state.candidates)
-    prefer_simpler(state.candidates)
+    state.candidates = rank(state.candidates, settings.rank.dedupe)
