@@ -304,9 +304,9 @@ PATTERN_CASES = [
         "neutron",
     ),
     Case(
-        "pair distribution function",
+        "structure function S(Q)",
         "pattern",
-        _file("nacl.gr", columns(*scan())),
+        _file("nacl.sq", columns(*scan())),
         "pair distribution function",
     ),
     Case(

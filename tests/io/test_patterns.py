@@ -153,7 +153,7 @@ def _bad_cases(tmp_path):
         write(tmp_path / "words.foo", "hello world\nthis is text\n" * 20),
         "unknown format '.foo'",
     )
-    cases["pdf"] = (write(tmp_path / "g.gr", profile_text()), "PDF")
+    cases["pdf"] = (write(tmp_path / "s.sq", profile_text()), "PDF")
     cases["missing"] = (tmp_path / "nothing.xy", "no such file")
     return cases
 

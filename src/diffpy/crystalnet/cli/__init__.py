@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "evaluate": ("diffpy.crystalnet.cli.evaluate", "evaluate"),
     "solve": ("diffpy.crystalnet.cli.solve", "solve"),
     "solve-batch": ("diffpy.crystalnet.cli.solve_batch", "solve_batch"),
+    "pdf-fit": ("diffpy.crystalnet.cli.pdf_fit", "pdf_fit"),
 }
 
 

@@ -142,13 +142,25 @@ def with_options(options):
     help="Output folder (default: <pattern stem>-solve).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing --out.")
+@click.option(
+    "--pdf",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A G(r) of the same sample: the best candidates are refined "
+    "against it too and ranked by both fits.",
+)
 @with_options(STEP_OPTIONS)
 def solve(**opts):
-    """Solve the structure of PATTERN (a powder X-ray profile).
+    """Solve the structure of PATTERN (a powder X-ray profile, or a G(r)).
 
     Writes ranked symmetrised CIFs, densities, candidates.json and
-    report.png to --out and prints the ranking.
+    report.png to --out and prints the ranking.  A pair distribution
+    function (.gr) as PATTERN ranks the structure types of the library that
+    fit --composition by Rw (no indexing: --cell or --lattice narrows the
+    types) and writes, per candidate, a CIF, a PDFgui .stru and a pdffit2
+    script.
     """
+    from diffpy.crystalnet.io.formats.gr import is_gr_file
     from diffpy.crystalnet.solver.pipeline import solve as run
     from diffpy.crystalnet.solver.report import format_table, write_outputs
 
@@ -156,6 +168,12 @@ def solve(**opts):
     if not pattern.is_file():
         raise CrystalNetInputError("no such file", pattern)
     _check_formula_and_cell(opts)
+    if is_gr_file(pattern):
+        from diffpy.crystalnet.cli.solve_pdf import solve_gr
+
+        return solve_gr(opts, pattern)
+    if opts["pdf"] is not None and not opts["pdf"].is_file():
+        raise CrystalNetInputError("no such file", opts["pdf"])
     settings = _settings(opts, pattern)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
@@ -201,6 +219,27 @@ def solve(**opts):
     )
     click.echo(f"time: {times}")
     click.echo(f"wrote {len(written['files'])} files to {written['folder']}")
+    if opts["pdf"] is not None:
+        _joint(result, opts["pdf"], Path(written["folder"]))
+
+
+def _joint(result, pdf, folder):
+    """Refine the best candidates against the G(r) and rank by both."""
+    from diffpy.crystalnet.cli.solve_pdf import joint_table, rank_with_pdf
+    from diffpy.crystalnet.io.files import write_text
+    from diffpy.crystalnet.refine.pdf_handoff import write_pdf_fit
+
+    rows = rank_with_pdf(result, pdf)
+    table = joint_table(rows)
+    sub = folder / "pdf"
+    sub.mkdir(exist_ok=True)
+    for k, row in enumerate(rows, 1):
+        if row["fit"] is not None:
+            stem = f"joint{k}-{row['candidate'].formula}"
+            write_pdf_fit(row["fit"], sub, stem, str(pdf), force=True)
+    write_text(sub / "joint-ranking.txt", table + "\n", force=True)
+    click.echo(f"ranked with the PDF {pdf}:")
+    click.echo(table)
 
 
 def _check_formula_and_cell(opts):

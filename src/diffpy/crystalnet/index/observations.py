@@ -73,6 +73,13 @@ def _observations(pattern_or_peaks, peak_options):
         peaks = find_peaks(pattern_or_peaks, **(peak_options or {}))
     elif isinstance(pattern_or_peaks, PeakList):
         peaks = pattern_or_peaks
+    elif getattr(pattern_or_peaks, "is_pdf", False):
+        raise CrystalNetInputError(
+            "is a pair distribution function G(r) (PairDistribution), "
+            "which cannot be indexed: index the powder pattern of the "
+            "sample, or give the cell",
+            pattern_or_peaks.source or "G(r)",
+        )
     else:
         raise CrystalNetInputError(
             "index_pattern needs a Pattern or a PeakList, not "

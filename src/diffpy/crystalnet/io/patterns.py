@@ -4,6 +4,8 @@ import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.io.formats import read_pattern_file
+from diffpy.crystalnet.io.formats.gr import is_gr_file
+from diffpy.crystalnet.io.pdf_files import load_pdf
 from diffpy.crystalnet.physics.pattern import XTYPES, Pattern
 from diffpy.crystalnet.physics.wavelengths import resolve_wavelength
 
@@ -21,7 +23,11 @@ def load_pattern(path, wavelength=None, xtype=None, kind="profile"):
     The format is recognised from the content, then the extension: text
     columns (``.xy``, ``.xye``, ``.dat``, ``.txt``, ``.csv``), Fit2D/pyFAI
     ``.chi``, "start step end" ``.dat``, GSAS standard powder data and IUCr
-    powder CIF.  See :mod:`diffpy.crystalnet.io.formats`.
+    powder CIF.  See :mod:`diffpy.crystalnet.io.formats`.  A pair
+    distribution function file (``.gr``) is read by
+    :func:`~diffpy.crystalnet.io.pdf_files.load_pdf` and comes back as a
+    :class:`~diffpy.crystalnet.physics.pdf_data.PairDistribution`, which
+    every step that needs a diffraction pattern refuses with a clear message.
 
     Parameters
     ----------
@@ -41,9 +47,10 @@ def load_pattern(path, wavelength=None, xtype=None, kind="profile"):
 
     Returns
     -------
-    Pattern
-        With ``source=str(path)`` and ``metadata`` holding ``format``,
-        ``wavelength_origin`` and the header values.
+    Pattern or PairDistribution
+        A pattern with ``source=str(path)`` and ``metadata`` holding
+        ``format``, ``wavelength_origin`` and the header values; a G(r)
+        file gives a ``PairDistribution``.
 
     Raises
     ------
@@ -57,6 +64,8 @@ def load_pattern(path, wavelength=None, xtype=None, kind="profile"):
     (0.7, 5.8)
     """
     source = str(path)
+    if is_gr_file(source):
+        return load_pdf(source)
     if xtype is not None and xtype not in XTYPES:
         raise CrystalNetInputError(
             f"xtype must be one of {XTYPES}, not {xtype!r}", "xtype"

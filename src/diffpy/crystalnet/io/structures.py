@@ -149,6 +149,16 @@ def _read_other(path):
     from pymatgen.core import Structure
 
     try:
+        if path.suffix.lower() in (".stru", ".rstr", ".pdb", ".xyz"):
+            # PDFfit/PDFgui and other diffpy.structure formats, with Uiso
+            from diffpy.structure import loadStructure
+
+            fmt = (
+                "pdffit"
+                if path.suffix.lower() in (".stru", ".rstr")
+                else ("auto")
+            )
+            return from_diffpy(loadStructure(str(path), fmt=fmt))
         if path.suffix.lower() == ".json":
             import json
 
@@ -185,8 +195,9 @@ def read_structure(path, block=None):
     path : str or os.PathLike
         The file.  ``.cif``/``.mcif`` are read with pymatgen's CifParser,
         ``.json`` as a pymatgen ``Structure.as_dict()`` (or a list of them:
-        the first is read), anything else (``POSCAR``, ``CONTCAR``,
-        ``*.vasp``, ...) with ``pymatgen.core.Structure.from_file``.
+        the first is read), PDFfit/PDFgui ``.stru`` with diffpy.structure
+        (keeping Uiso), anything else (``POSCAR``, ``CONTCAR``, ``*.vasp``,
+        ...) with ``pymatgen.core.Structure.from_file``.
     block : str, optional
         CIF only: the name of the data block to read (without ``data_``,
         case-insensitive).  By default the first block that has atom sites

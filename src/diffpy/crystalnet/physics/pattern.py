@@ -70,6 +70,9 @@ class Pattern:
     metadata: dict = field(default_factory=dict)
     hkls: list = None
 
+    #: A diffraction pattern, not a pair distribution function.
+    is_pdf = False
+
     def __post_init__(self):
         where = self.source or "pattern"
         if self.xtype not in XTYPES:

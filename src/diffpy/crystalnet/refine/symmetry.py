@@ -15,7 +15,12 @@ import numpy as np
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 
-__all__ = ["ANGLE_TOLERANCE", "LATTICE_TOLERANCE", "MAX_SHIFT"]
+__all__ = [
+    "ANGLE_TOLERANCE",
+    "LATTICE_TOLERANCE",
+    "MAX_SHIFT",
+    "free_coordinate_count",
+]
 
 #: relative bound on cell edges, bound on angles (degrees)
 LATTICE_TOLERANCE = 0.03
@@ -268,6 +273,12 @@ class _Symmetry:
                 + orbit["translations"]
             )
         return frac
+
+
+def free_coordinate_count(structure, symprec=0.01):
+    """Number of coordinates a refinement in the space group would free."""
+    sym = _Symmetry(structure, symprec, "structure")
+    return int(sum(o["directions"].shape[1] for o in sym.orbits))
 
 
 def _xyz(rotation, translation):

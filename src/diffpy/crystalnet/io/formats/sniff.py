@@ -102,9 +102,10 @@ def read_pattern_file(path):
     return raw
 
 
-def _read_text(source, ext):
+def _read_text(source, ext, allow_pdf=False):
     """The decoded text of a pattern file, after the checks that refuse
-    missing, empty, oversized, binary and PDF files."""
+    missing, empty, oversized, binary and (unless ``allow_pdf``) PDF
+    files."""
     if not os.path.exists(source):
         raise CrystalNetInputError("no such file", source)
     if not os.path.isfile(source):
@@ -141,7 +142,7 @@ def _read_text(source, ext):
             source,
         )
     text = _decode(data)
-    if ext in PDF_EXTENSIONS or _looks_like_pdf(text):
+    if not allow_pdf and (ext in PDF_EXTENSIONS or _looks_like_pdf(text)):
         raise CrystalNetInputError(
             "this is a pair distribution function (PDF) or a total "
             "scattering function, not a diffraction pattern; give the "
