@@ -354,3 +354,33 @@ def test_solve_pdf_ranks_the_right_type_first_and_control(tmp_path):
     wrong = load_pdf(_simulated_gr(tmp_path, _rutile(), "tio2.gr"))
     control = solve_pdf(wrong, "Ni", top=4, top_coordinates=1)
     assert control.best.rw > 5 * best.rw
+
+
+def test_joint_ranking_with_a_pdf_prefers_the_structure_both_fit(tmp_path):
+    """Two PXRD candidates with close Rwp; the G(r) of the sample decides."""
+    from types import SimpleNamespace
+
+    from diffpy.crystalnet.cli.solve_pdf import joint_table, rank_with_pdf
+
+    path = _simulated_gr(tmp_path, _rutile(a=4.60), "tio2.gr")
+    anatase = Structure.from_spacegroup(
+        "I4_1/amd",
+        Lattice.tetragonal(3.785, 9.514),
+        ["Ti", "O"],
+        [[0, 0.75, 0.125], [0, 0.75, 0.3333]],
+    )
+
+    def candidate(structure, rwp):
+        return SimpleNamespace(
+            structure=structure,
+            rwp=rwp,
+            formula=structure.composition.reduced_formula,
+            spacegroup=structure.get_space_group_info()[0],
+        )
+
+    result = [candidate(anatase, 0.100), candidate(_rutile(), 0.104)]
+    rows = rank_with_pdf(result, path)
+    assert rows[0]["candidate"].spacegroup == "P4_2/mnm"
+    assert rows[0]["fit"].rw < 0.5 * rows[1]["fit"].rw
+    table = joint_table(rows)
+    assert "P4_2/mnm" in table.splitlines()[1]
