@@ -384,3 +384,25 @@ def test_joint_ranking_with_a_pdf_prefers_the_structure_both_fit(tmp_path):
     assert rows[0]["fit"].rw < 0.5 * rows[1]["fit"].rw
     table = joint_table(rows)
     assert "P4_2/mnm" in table.splitlines()[1]
+
+
+def test_cli_solve_on_a_gr_writes_ranked_candidates(tmp_path, capsys):
+    path = _simulated_gr(tmp_path, _nickel(3.50), "ni.gr")
+    out = tmp_path / "solved"
+    code, stdout, err = _run(
+        ["solve", path, "--composition", "Ni", "--out", out], capsys
+    )
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert (
+        "Fm-3m"
+        in lines[
+            lines.index(next(ln for ln in lines if ln.startswith("rank"))) + 1
+        ]
+    )
+    assert (out / "rank1-Ni.stru").is_file()
+    assert (out / "candidates.json").is_file()
+    code, stdout, err = _run(
+        ["solve", path, "--composition", "Ni", "--out", out], capsys
+    )
+    assert code == 2 and "--force" in err

@@ -400,3 +400,45 @@ def test_cli_names_the_option_of_a_bad_count(tmp_path, capsys):
         )
         assert f"{flag}: must be at least 1" in capsys.readouterr().err
         assert not out.exists()
+
+
+def test_cli_ranks_with_a_pdf_of_the_sample(
+    tiny_model, truth, tmp_path, capsys
+):
+    """``--pdf``: the best candidates are refined against G(r) too; a
+    simulated G(r) of the true structure puts it first, with its files."""
+    from diffpy.crystalnet.physics.pdf import PDFParameters, calculate_pdf
+
+    r = np.arange(0.01, 12.0, 0.01)
+    g = calculate_pdf(truth, r, PDFParameters(qmax=25, qdamp=0.03), "X")
+    gr = tmp_path / "sample.gr"
+    gr.write_text(
+        "qmax = 25\nmode = xray\n#### start data\n#L r G\n"
+        + "\n".join(f"{a:.3f} {b:.6f}" for a, b in zip(r, g))
+        + "\n"
+    )
+    out = tmp_path / "run"
+    args = [
+        "solve",
+        str(PATTERN),
+        "--composition",
+        "Zr3Sb4Pt3",
+        "--cell",
+        *"9.33 9.33 9.33 90 90 90".split(),
+        "--samples",
+        "1",
+        "--model",
+        str(tiny_model),
+        "--no-densities",
+        "--pdf",
+        str(gr),
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "ranked with the PDF" in text
+    first = text.split("ranked with the PDF")[1].splitlines()[2]
+    assert "I-43d" in first
+    assert (out / "pdf" / "joint-ranking.txt").is_file()
+    assert (out / "pdf" / "joint1-Zr3Sb4Pt3.stru").is_file()

@@ -75,29 +75,45 @@ def solve_gr(opts, pattern):
     click.echo(f"wrote {len(records)} candidates to {out}")
 
 
-def rank_with_pdf(result, pdf_path, top=5):
+def rank_with_pdf(result, pdf_path, top=5, within=2.0):
     """Refine the ``top`` candidates of a PXRD solve against a G(r) too.
 
-    Returns a list of dicts (candidate, PDF fit or None, joint score), best
-    first: the score is Rwp / best Rwp + Rw / best Rw, so both data weigh
-    alike whatever their noise level.
+    Only candidates whose Rwp is within ``within`` times the best Rwp are
+    refined (the others are not contenders, and a large low-symmetry cell
+    costs minutes); they are listed after the others without a PDF fit.
+
+    The coordinates stay as the PXRD refinement left them (scale, lattice,
+    Uiso per element, delta2 and Qdamp are refined): the question is
+    whether the same structure explains the local order too.  Returns a
+    list of dicts (candidate, PDF fit or None, joint score), best first:
+    the score is Rwp / best Rwp + Rw / best Rw, so both data weigh alike
+    whatever their noise level.
     """
     from diffpy.crystalnet.io.pdf_files import load_pdf
     from diffpy.crystalnet.refine.pdf_refine import (
         DEFAULT_PDF_REFINE,
         refine_pdf,
     )
-    from diffpy.crystalnet.refine.symmetry import free_coordinate_count
 
     data = load_pdf(pdf_path)
+    refine = tuple(g for g in DEFAULT_PDF_REFINE if g != "coordinates")
     rows = []
+    rwps = [c.rwp for c in list(result)[:top] if c.rwp]
+    limit = within * min(rwps) if rwps else float("inf")
     for cand in list(result)[:top]:
-        refine = DEFAULT_PDF_REFINE
-        if free_coordinate_count(cand.structure) > 24:
-            refine = tuple(g for g in refine if g != "coordinates")
+        if cand.rwp and cand.rwp > limit:
+            note = f"Rwp over {within:g} x the best: not fitted to G(r)"
+            rows.append(dict(candidate=cand, fit=None, note=note))
+            continue
         try:
             fit = refine_pdf(
-                cand.structure, data, refine=refine, uiso_by="element"
+                cand.structure,
+                data,
+                refine=refine,
+                uiso_by="element",
+                # Uiso from 0.005: a Rietveld B soaks up other errors
+                start=dict(uiso=0.005),
+                max_nfev=60,
             )
         except CrystalNetInputError as exc:
             rows.append(dict(candidate=cand, fit=None, note=exc.problem))
