@@ -406,3 +406,13 @@ def test_cli_solve_on_a_gr_writes_ranked_candidates(tmp_path, capsys):
         ["solve", path, "--composition", "Ni", "--out", out], capsys
     )
     assert code == 2 and "--force" in err
+
+
+def test_cli_leaves_no_output_when_nothing_fits(tmp_path, capsys):
+    path = _simulated_gr(tmp_path, _nickel(), "ni.gr")
+    out = tmp_path / "none"
+    code, stdout, err = _run(
+        ["solve", path, "--composition", "Na97Cl3", "--out", out], capsys
+    )
+    assert code == 2 and "no structure type" in err
+    assert not out.exists()

@@ -29,7 +29,6 @@ def _out_folder(out, force):
         raise CrystalNetInputError(
             "the output folder is not empty; use --force to overwrite", out
         )
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -146,6 +145,8 @@ def pdf_fit(
                 )
             )
         fits.sort(key=lambda t: t[1].rw)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     records = []
     for k, (label, fit) in enumerate(fits, 1):
         record = dict(rank=k, label=label, **fit_record(fit))

@@ -24,12 +24,12 @@ def _lattice(opts):
 
 
 def _out(opts, pattern):
+    """The output folder, checked (made only once there is output)."""
     out = Path(opts["out"] or pattern.with_name(pattern.stem + "-solve"))
     if out.exists() and not opts["force"]:
         raise CrystalNetInputError("exists; pass --force to replace it", out)
     if out.exists() and not out.is_dir():
         raise CrystalNetInputError("exists and is not a folder", out)
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -52,6 +52,7 @@ def solve_gr(opts, pattern):
     lattice = _lattice(opts)
     out = _out(opts, pattern)
     result = solve_pdf(data, opts["composition"], lattice=lattice)
+    out.mkdir(parents=True, exist_ok=True)
     records = []
     for k, c in enumerate(result.candidates, 1):
         stem = f"rank{k}-{c.structure.composition.reduced_formula}"
