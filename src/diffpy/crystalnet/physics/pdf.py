@@ -318,7 +318,7 @@ def calculate_pdf(
         The probe (see :func:`scattering_weights`).
     uiso : float or array_like, optional
         Isotropic displacement per site (angstrom^2); default each site's
-        ``u_iso`` property, else :data:`DEFAULT_UISO`.
+        ``Uiso`` property, else :data:`DEFAULT_UISO`.
     where : str
         Named in error messages.
     symmetry : bool

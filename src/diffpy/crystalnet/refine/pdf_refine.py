@@ -79,8 +79,12 @@ _LIMITS = {
 class _PDFModel:
     """Parameters, bounds and the calculated G(r) of one refinement."""
 
-    def __init__(self, sym, r, start, refine, uiso_by, radiation, qmax):
+    # long: the model's arrays and parameter layout, set up once
+    def __init__(
+        self, sym, r, start, refine, uiso_by, radiation, qmax, element_u=None
+    ):
         self.sym, self.r, self.radiation, self.qmax = sym, r, radiation, qmax
+        self.element_u = dict(element_u or {})
         conv = sym.structure
         self.angles = conv.lattice.angles
         self.mode = _lattice_mode(sym.system, self.angles)
@@ -154,8 +158,14 @@ class _PDFModel:
 
     def _layout_uiso(self, start, refine, uiso_by):
         conv = self.sym.structure
+        # the symmetrised cell loses site properties: the start Uiso is the
+        # input's mean per element
         u0 = np.array(
-            [s.properties.get("Uiso") or DEFAULT_UISO for s in conv],
+            [
+                self.element_u.get(s.species.elements[0].symbol)
+                or DEFAULT_UISO
+                for s in conv
+            ],
             dtype=float,
         )
         u0 = np.where(np.isfinite(u0) & (u0 > 0), u0, DEFAULT_UISO)
@@ -293,8 +303,8 @@ def refine_pdf(
     Parameters
     ----------
     structure : pymatgen.core.Structure or diffpy.structure.Structure
-        The candidate (its ``u_iso`` site properties are the start
-        displacements where present).
+        The candidate (the mean ``Uiso`` site property of each element is
+        the start displacement where present, else 0.005).
     data : PairDistribution
         The measured G(r) (:func:`diffpy.crystalnet.io.pdf_files.load_pdf`).
     refine : sequence of str, optional
@@ -354,6 +364,12 @@ def refine_pdf(
     r, obs = data.r[mask], data.g[mask]
     sigma = None if data.sigma is None else data.sigma[mask]
     w = np.ones_like(obs) if sigma is None else 1.0 / sigma**2
+    element_u = {}
+    for site in structure:
+        u = site.properties.get("Uiso")
+        if u is not None and np.isfinite(u) and u > 0:
+            element_u.setdefault(site.species.elements[0].symbol, []).append(u)
+    element_u = {e: float(np.mean(v)) for e, v in element_u.items()}
     model = _PDFModel(
         sym,
         r,
@@ -362,6 +378,7 @@ def refine_pdf(
         uiso_by,
         radiation,
         qmax or 0.0,
+        element_u,
     )
     vector = model.values
     if "scale" in refine:

@@ -18,7 +18,7 @@ class PDFFitResult:
     ----------
     structure : pymatgen.core.Structure
         The refined structure in the standard conventional cell, each site
-        with its ``u_iso`` property (angstrom^2).
+        with its ``Uiso`` property (angstrom^2).
     rw : float
         Weighted agreement factor over the fit range (PDFfit2's Rw).
     chi2 : float
