@@ -130,7 +130,8 @@ class PairDistribution:
         raise NotAPowderPattern(
             "is a pair distribution function G(r), not a powder diffraction "
             f"pattern ({name!r} needs I(2theta) or I(Q)); fit structures to "
-            "it with 'diffpy.crystalnet pdf-fit' or 'solve' with a --cell",
+            "it with 'diffpy.crystalnet pdf-fit', or 'solve' it with "
+            "--composition",
             self.source or "G(r)",
         )
 
