@@ -416,3 +416,23 @@ def test_cli_leaves_no_output_when_nothing_fits(tmp_path, capsys):
     )
     assert code == 2 and "no structure type" in err
     assert not out.exists()
+
+
+def test_solve_pdf_on_a_given_lattice_keeps_its_system():
+    from diffpy.crystalnet.solver.pdf_solve import solve_pdf
+
+    r = np.arange(0.01, 12.0, 0.01)
+    g = calculate_pdf(_nickel(3.50), r, PDFParameters(qmax=25), uiso=0.005)
+    data = PairDistribution(r=r, g=g, qmax=25, radiation="X")
+    result = solve_pdf(
+        data, "Ni", lattice=Lattice.cubic(3.51), top=3, top_coordinates=1
+    )
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    systems = {
+        SpacegroupAnalyzer(c.structure, 0.01).get_crystal_system()
+        for c in result.candidates
+    }
+    assert systems == {"cubic"}
+    assert result.best.fit.space_group == "Fm-3m"
+    assert result.best.fit.parameters["a"] == pytest.approx(3.50, abs=0.005)

@@ -7,11 +7,12 @@ interatomic distances.  :func:`solve_pdf`:
    library (:mod:`diffpy.crystalnet.isotypes`) that fits the composition,
    plus any structures you pass (``candidates=``, e.g. from a PXRD solve).
    With a ``lattice``, only types of its crystal system with a cell of the
-   same volume (to 15 %) are kept, placed on that cell.
+   same volume (to 15 %) are kept, placed on that cell (in its axis
+   setting: give the standard conventional cell).
 2. **Screen**: each candidate's cell is scaled isotropically (0.8-1.25 of
-   its start, 1 % steps) and its G(r) over ``screen_rmax`` (default 10
-   angstrom) compared with the data, the scale solved linearly; the best
-   scale and its Rw are kept.
+   its start, 1 % steps; not when a ``lattice`` is given) and its G(r) over
+   ``screen_rmax`` (default 10 angstrom) compared with the data, the scale
+   solved linearly; the best scale and its Rw are kept.
 3. **Refine** the ``top`` best (default 8) up to ``rank_rmax`` (12
    angstrom; :func:`~diffpy.crystalnet.refine.pdf_refine.refine_pdf`: scale,
    lattice, Uiso per element, delta2, Qdamp), then the ``top_coordinates``
@@ -141,7 +142,7 @@ def lattice_only(lattice):
     return Structure(lattice, ["H"], [[0, 0, 0]])
 
 
-def _screen(structure, r, obs, w, radiation, qmax, qdamp):
+def _screen(structure, r, obs, w, radiation, qmax, qdamp, scales=_SCALES):
     """Best isotropic cell scale and its Rw over the screening range."""
     if not structure.is_ordered:
         return np.inf, 1.0
@@ -152,7 +153,7 @@ def _screen(structure, r, obs, w, radiation, qmax, qdamp):
         np.ones(len(structure)),
         np.full(len(structure), DEFAULT_UISO),
         r,
-        _SCALES,
+        scales,
         PDFParameters(qmax=qmax, qdamp=qdamp),
         radiation,
         multiplicity=orbit_multiplicity(structure),
@@ -163,17 +164,17 @@ def _screen(structure, r, obs, w, radiation, qmax, qdamp):
     rw = np.sqrt(resid / np.sum(w * obs**2))
     rw[k <= 0] = np.inf
     best = int(np.argmin(rw))
-    return float(rw[best]), float(_SCALES[best])
+    return float(rw[best]), float(scales[best])
 
 
-def _screened(items, data, radiation, qmax, rmin, screen_rmax):
+def _screened(items, data, radiation, qmax, rmin, screen_rmax, scales):
     mask = (data.r >= max(rmin, 1.0)) & (data.r <= screen_rmax)
     r, obs = data.r[mask], data.g[mask]
     w = np.ones_like(obs) if data.sigma is None else data.sigma[mask] ** -2
     qdamp = data.qdamp if data.qdamp is not None else 0.03
     out = []
     for label, source, structure in items:
-        rw, s = _screen(structure, r, obs, w, radiation, qmax, qdamp)
+        rw, s = _screen(structure, r, obs, w, radiation, qmax, qdamp, scales)
         if not np.isfinite(rw):
             continue
         scaled = structure.copy()
@@ -322,7 +323,9 @@ def solve_pdf(
         )
     qmax = data.qmax or 0.0
     lo = max(float(data.r[0]), 1.0) if rmin is None else float(rmin)
-    screened = _screened(items, data, radiation, qmax, lo, screen_rmax)
+    # a given cell is kept (the lattice refinement moves it up to 5 %)
+    scales = _SCALES if lattice is None else np.ones(1)
+    screened = _screened(items, data, radiation, qmax, lo, screen_rmax, scales)
     ranked, warnings = [], []
     kw = dict(
         rmin=lo,
