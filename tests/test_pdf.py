@@ -436,3 +436,23 @@ def test_solve_pdf_on_a_given_lattice_keeps_its_system():
     assert systems == {"cubic"}
     assert result.best.fit.space_group == "Fm-3m"
     assert result.best.fit.parameters["a"] == pytest.approx(3.50, abs=0.005)
+
+
+def test_handoff_of_a_disordered_structure(tmp_path):
+    """A mixed site (Fe/Co) goes through the refinement and the handoff:
+    one Uiso per element in the pdffit2 script, both atoms in the .stru."""
+    from diffpy.crystalnet.refine.pdf_handoff import write_pdf_fit
+
+    alloy = Structure.from_spacegroup(
+        "Im-3m", Lattice.cubic(2.86), [{"Fe": 0.5, "Co": 0.5}], [[0, 0, 0]]
+    )
+    r = np.arange(0.01, 10.0, 0.01)
+    g = calculate_pdf(alloy, r, PDFParameters(qmax=25), uiso=0.006)
+    data = PairDistribution(r=r, g=g, qmax=25, radiation="X")
+    fit = refine_pdf(alloy, data, rmin=1.5, uiso_by="element")
+    assert fit.rw < 0.01
+    paths = write_pdf_fit(fit, tmp_path, "alloy", "alloy.gr", plot=False)
+    script = paths["script"].read_text()
+    assert "elements = ['Co', 'Fe']" in script
+    stru = paths["stru"].read_text()
+    assert "CO" in stru.upper() and "FE" in stru.upper()

@@ -64,19 +64,15 @@ def pdffit2_script(fit, data_file, stru_file):
     """
     p = fit.parameters
     ties = _LATTICE_TIES[_system(fit)]
-    elements = sorted({s.specie.symbol for s in fit.structure})
-    u = {
-        e: float(
-            np.mean(
-                [
-                    s.properties["Uiso"]
-                    for s in fit.structure
-                    if s.specie.symbol == e
-                ]
+    # every element of every site (a disordered site has several)
+    members = {}
+    for site in fit.structure:
+        for element in site.species.elements:
+            members.setdefault(element.symbol, []).append(
+                site.properties["Uiso"]
             )
-        )
-        for e in elements
-    }
+    elements = sorted(members)
+    u = {e: float(np.mean(members[e])) for e in elements}
     rmin, rmax = fit.fit_range
     lines = [
         '"""Continue the diffpy.crystalnet PDF refinement in PDFfit2.',
