@@ -149,16 +149,11 @@ def _read_other(path):
     from pymatgen.core import Structure
 
     try:
-        if path.suffix.lower() in (".stru", ".rstr", ".pdb", ".xyz"):
-            # PDFfit/PDFgui and other diffpy.structure formats, with Uiso
+        if path.suffix.lower() in (".stru", ".rstr"):
+            # PDFfit/PDFgui structure files, with Uiso
             from diffpy.structure import loadStructure
 
-            fmt = (
-                "pdffit"
-                if path.suffix.lower() in (".stru", ".rstr")
-                else ("auto")
-            )
-            return from_diffpy(loadStructure(str(path), fmt=fmt))
+            return from_diffpy(loadStructure(str(path), fmt="pdffit"))
         if path.suffix.lower() == ".json":
             import json
 
@@ -181,7 +176,7 @@ def _read_other(path):
         raise CrystalNetInputError(f"cannot read the file: {exc}", path)
     except Exception as exc:
         raise CrystalNetInputError(
-            f"not a structure file pymatgen can read: "
+            f"not a structure file that can be read: "
             f"{type(exc).__name__}: {exc}",
             path,
         )
