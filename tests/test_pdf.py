@@ -360,7 +360,8 @@ def test_joint_ranking_with_a_pdf_prefers_the_structure_both_fit(tmp_path):
     """Two PXRD candidates with close Rwp; the G(r) of the sample decides."""
     from types import SimpleNamespace
 
-    from diffpy.crystalnet.cli.solve_pdf import joint_table, rank_with_pdf
+    from diffpy.crystalnet.cli.solve_pdf import joint_table
+    from diffpy.crystalnet.solver.pdf_solve import rank_with_pdf
 
     path = _simulated_gr(tmp_path, _rutile(a=4.60), "tio2.gr")
     anatase = Structure.from_spacegroup(

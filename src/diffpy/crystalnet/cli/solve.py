@@ -225,9 +225,10 @@ def solve(**opts):
 
 def _joint(result, pdf, folder):
     """Refine the best candidates against the G(r) and rank by both."""
-    from diffpy.crystalnet.cli.solve_pdf import joint_table, rank_with_pdf
+    from diffpy.crystalnet.cli.solve_pdf import joint_table
     from diffpy.crystalnet.io.files import write_text
     from diffpy.crystalnet.refine.pdf_handoff import write_pdf_fit
+    from diffpy.crystalnet.solver.pdf_solve import rank_with_pdf
 
     rows = rank_with_pdf(result, pdf)
     table = joint_table(rows)

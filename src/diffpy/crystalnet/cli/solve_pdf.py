@@ -7,7 +7,7 @@ import click
 
 from diffpy.crystalnet.errors import CrystalNetInputError
 
-__all__ = ["solve_gr", "rank_with_pdf", "joint_table"]
+__all__ = ["solve_gr", "joint_table"]
 
 
 def _lattice(opts):
@@ -74,60 +74,6 @@ def solve_gr(opts, pattern):
     for note in result.warnings:
         click.echo(f"Warning: {note}", err=True)
     click.echo(f"wrote {len(records)} candidates to {out}")
-
-
-def rank_with_pdf(result, pdf_path, top=5, within=2.0):
-    """Refine the ``top`` candidates of a PXRD solve against a G(r) too.
-
-    Only candidates whose Rwp is within ``within`` times the best Rwp are
-    refined (the others are not contenders, and a large low-symmetry cell
-    costs minutes); they are listed after the others without a PDF fit.
-
-    The coordinates stay as the PXRD refinement left them (scale, lattice,
-    Uiso per element, delta2 and Qdamp are refined): the question is
-    whether the same structure explains the local order too.  Returns a
-    list of dicts (candidate, PDF fit or None, joint score), best first:
-    the score is Rwp / best Rwp + Rw / best Rw, so both data weigh alike
-    whatever their noise level.
-    """
-    from diffpy.crystalnet.io.pdf_files import load_pdf
-    from diffpy.crystalnet.refine.pdf_refine import (
-        DEFAULT_PDF_REFINE,
-        refine_pdf,
-    )
-
-    data = load_pdf(pdf_path)
-    refine = tuple(g for g in DEFAULT_PDF_REFINE if g != "coordinates")
-    rows = []
-    rwps = [c.rwp for c in list(result)[:top] if c.rwp]
-    limit = within * min(rwps) if rwps else float("inf")
-    for cand in list(result)[:top]:
-        if cand.rwp and cand.rwp > limit:
-            note = f"Rwp over {within:g} x the best: not fitted to G(r)"
-            rows.append(dict(candidate=cand, fit=None, note=note))
-            continue
-        try:
-            fit = refine_pdf(
-                cand.structure,
-                data,
-                refine=refine,
-                uiso_by="element",
-                # Uiso from 0.005: a Rietveld B soaks up other errors
-                start=dict(uiso=0.005),
-                max_nfev=60,
-            )
-        except CrystalNetInputError as exc:
-            rows.append(dict(candidate=cand, fit=None, note=exc.problem))
-            continue
-        rows.append(dict(candidate=cand, fit=fit, note=""))
-    fitted = [r for r in rows if r["fit"] is not None and r["candidate"].rwp]
-    if fitted:
-        best_rwp = min(r["candidate"].rwp for r in fitted)
-        best_rw = min(r["fit"].rw for r in fitted)
-        for r in fitted:
-            r["score"] = r["candidate"].rwp / best_rwp + r["fit"].rw / best_rw
-    rows.sort(key=lambda r: r.get("score", float("inf")))
-    return rows
 
 
 def joint_table(rows):

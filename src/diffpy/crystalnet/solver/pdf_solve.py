@@ -44,8 +44,9 @@ from diffpy.crystalnet.refine.pdf_refine import (
     DEFAULT_PDF_REFINE,
     refine_pdf,
 )
+from diffpy.crystalnet.refine.symmetry import free_coordinate_count
 
-__all__ = ["PDFCandidate", "PDFSolveResult", "solve_pdf"]
+__all__ = ["PDFCandidate", "PDFSolveResult", "solve_pdf", "rank_with_pdf"]
 
 #: Relative Rw difference within which two refinements of the same
 #: structure count as equally good (the one with fewer parameters is kept).
@@ -182,13 +183,6 @@ def _screened(items, data, radiation, qmax, rmin, screen_rmax, scales):
         out.append((rw, label, source, scaled))
     out.sort(key=lambda t: t[0])
     return out
-
-
-def _free_coordinates(structure):
-    """Number of free coordinates of a structure in its space group."""
-    from diffpy.crystalnet.refine.symmetry import free_coordinate_count
-
-    return free_coordinate_count(structure)
 
 
 def _start_of(fit):
@@ -353,7 +347,7 @@ def solve_pdf(
             **kw,
         )
         c.fit = full
-        n_xyz = _free_coordinates(c.fit.structure)
+        n_xyz = free_coordinate_count(c.fit.structure)
         if n_xyz > max_coordinates:
             warnings.append(
                 f"{c.label}: {n_xyz} free coordinates (over "
@@ -373,3 +367,53 @@ def solve_pdf(
         seconds=time.perf_counter() - t0,
         warnings=warnings,
     )
+
+
+def rank_with_pdf(result, pdf_path, top=5, within=2.0):
+    """Refine the ``top`` candidates of a PXRD solve against a G(r) too.
+
+    Only candidates whose Rwp is within ``within`` times the best Rwp are
+    refined (the others are not contenders, and a large low-symmetry cell
+    costs minutes); they are listed after the others without a PDF fit.
+
+    The coordinates stay as the PXRD refinement left them (scale, lattice,
+    Uiso per element, delta2 and Qdamp are refined): the question is
+    whether the same structure explains the local order too.  Returns a
+    list of dicts (candidate, PDF fit or None, joint score), best first:
+    the score is Rwp / best Rwp + Rw / best Rw, so both data weigh alike
+    whatever their noise level.
+    """
+    from diffpy.crystalnet.io.pdf_files import load_pdf
+
+    data = load_pdf(pdf_path)
+    refine = tuple(g for g in DEFAULT_PDF_REFINE if g != "coordinates")
+    rows = []
+    rwps = [c.rwp for c in list(result)[:top] if c.rwp]
+    limit = within * min(rwps) if rwps else float("inf")
+    for cand in list(result)[:top]:
+        if cand.rwp and cand.rwp > limit:
+            note = f"Rwp over {within:g} x the best: not fitted to G(r)"
+            rows.append(dict(candidate=cand, fit=None, note=note))
+            continue
+        try:
+            fit = refine_pdf(
+                cand.structure,
+                data,
+                refine=refine,
+                uiso_by="element",
+                # Uiso from 0.005: a Rietveld B soaks up other errors
+                start=dict(uiso=0.005),
+                max_nfev=60,
+            )
+        except CrystalNetInputError as exc:
+            rows.append(dict(candidate=cand, fit=None, note=exc.problem))
+            continue
+        rows.append(dict(candidate=cand, fit=fit, note=""))
+    fitted = [r for r in rows if r["fit"] is not None and r["candidate"].rwp]
+    if fitted:
+        best_rwp = min(r["candidate"].rwp for r in fitted)
+        best_rw = min(r["fit"].rw for r in fitted)
+        for r in fitted:
+            r["score"] = r["candidate"].rwp / best_rwp + r["fit"].rw / best_rw
+    rows.sort(key=lambda r: r.get("score", float("inf")))
+    return rows
