@@ -86,6 +86,28 @@ STEP_OPTIONS = (
         help="No search-match against the shipped structure-type library.",
     ),
     click.option(
+        "--ab-initio",
+        type=click.Choice(["auto", "on", "off"]),
+        default="auto",
+        show_default=True,
+        help="Direct-space search on the Wyckoff positions of the likely "
+        "space groups (auto: only when no candidate reaches Rwp 15 %).",
+    ),
+    click.option(
+        "--ab-initio-budget",
+        type=float,
+        default=60.0,
+        show_default=True,
+        help="Seconds of the ab initio search (all space groups).",
+    ),
+    click.option(
+        "--space-group",
+        type=int,
+        default=None,
+        help="Ab initio search in this space group only (number, standard "
+        "setting on the cell).",
+    ),
+    click.option(
         "--no-refine", is_flag=True, help="No Rietveld refinement of the best."
     ),
     click.option(
@@ -322,6 +344,9 @@ def settings_from_options(opts, out=None):
             precision=opts["precision"],
             improve=not opts["no_improve"],
             isotypes=not opts["no_isotypes"],
+            ab_initio=opts["ab_initio"],
+            ab_initio_budget=opts["ab_initio_budget"],
+            space_group=opts["space_group"],
             refine=not opts["no_refine"],
             refine_top=opts["refine_top"],
             out=out,
@@ -339,6 +364,9 @@ _FLAGS = {
     "lattice.solutions": "--lattice-solutions",
     "sampling.samples": "--samples",
     "refine.top": "--refine-top",
+    "abinitio.mode": "--ab-initio",
+    "abinitio.budget": "--ab-initio-budget",
+    "abinitio.space_group": "--space-group",
     "output.keep": "--keep",
 }
 

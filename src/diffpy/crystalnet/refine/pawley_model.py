@@ -411,7 +411,14 @@ def _sum_groups(model, coarse, inten, cov):
     member = np.zeros((n_coarse, model.n_groups))
     member[coarse_of_fine, np.arange(model.n_groups)] = 1.0
     inten = member @ inten
-    group_sigma = np.sqrt(np.clip(np.sum((member @ cov) * member, 1), 0, None))
+    # fine groups without data have NaN variances: only the coarse groups
+    # that contain one are unknown (a NaN times 0 must not spread to all)
+    unknown = ~np.isfinite(np.diag(cov))
+    known = np.where(np.isfinite(cov), cov, 0.0)
+    group_sigma = np.sqrt(
+        np.clip(np.sum((member @ known) * member, 1), 0, None)
+    )
+    group_sigma[member[:, unknown].sum(1) > 0] = np.nan
     return inten, group_sigma
 
 

@@ -37,7 +37,13 @@
    (:func:`~diffpy.crystalnet.refine.profile_fit.fit_candidate`), merge
    candidates that are the same structure (pymatgen ``StructureMatcher``), and
    **rank** by Rwp.
-8. **Refine** (``settings.refine``, default) the ``top`` best candidates by
+8. **Ab initio** (``settings.abinitio``; by default only when no candidate
+   reaches Rwp 15 %): the composition is placed on the Wyckoff positions of
+   the most likely space groups and the arrangement that fits the
+   Pawley-extracted intensities is searched by parallel tempering
+   (:mod:`diffpy.crystalnet.abinitio.direct_space`); its best arrangements
+   are fitted and ranked with the others.
+9. **Refine** (``settings.refine``, default) the ``top`` best candidates by
    Rietveld-style least squares (:mod:`diffpy.crystalnet.refine.rietveld`); a
    refinement is kept when it lowers Rwp, then the candidates are ranked
    again.
@@ -66,6 +72,7 @@ from diffpy.crystalnet.solver.ranking import contact_notes
 from diffpy.crystalnet.solver.settings import SolveSettings
 from diffpy.crystalnet.solver.state import SolveState
 from diffpy.crystalnet.solver.steps import (
+    abinitio,
     decode,
     densities,
     fit,
@@ -90,6 +97,7 @@ STEPS = (
     decode,
     isotypes,
     fit,
+    abinitio,
     rank,
     refine,
 )

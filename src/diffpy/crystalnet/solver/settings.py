@@ -23,6 +23,7 @@ from diffpy.crystalnet.errors import CrystalNetInputError
 from diffpy.crystalnet.physics.lattice import CRYSTAL_SYSTEMS
 
 __all__ = [
+    "AbinitioSettings",
     "DecodeSettings",
     "ImproveSettings",
     "IsotypeSettings",
@@ -160,6 +161,40 @@ class IsotypeSettings:
 
 
 @dataclass
+class AbinitioSettings:
+    """Ab initio direct-space search when no candidate fits well.
+
+    Attributes
+    ----------
+    mode : {"auto", "on", "off"}
+        ``auto`` (default): search only when no candidate of the earlier
+        steps reaches Rwp ``rwp_threshold``; ``on``: always; ``off``:
+        never.  Needs the composition.
+    budget : float
+        Seconds of search in all (shared among the space groups tried,
+        the most likely getting half).
+    space_group : int, optional
+        Search only this space group (International Tables number), in
+        its standard setting on the given or indexed cell; default the
+        most likely groups from the systematic absences.
+    groups : int
+        Space groups tried (most likely first).
+    top : int
+        Arrangements kept per space group (fitted and ranked with the
+        others).
+    rwp_threshold : float
+        ``auto`` searches when the best Rwp is above this (fraction).
+    """
+
+    mode: str = "auto"
+    budget: float = 60.0
+    space_group: int = None
+    groups: int = 3
+    top: int = 2
+    rwp_threshold: float = 0.15
+
+
+@dataclass
 class RefineSettings:
     """Rietveld refinement of the best candidates.
 
@@ -218,6 +253,11 @@ _OPTIONS = {
     "fit_top": ("rank", "fit_top"),
     "isotypes": ("isotypes", "enabled"),
     "isotype_top": ("isotypes", "top"),
+    "ab_initio": ("abinitio", "mode"),
+    "ab_initio_budget": ("abinitio", "budget"),
+    "space_group": ("abinitio", "space_group"),
+    "ab_initio_groups": ("abinitio", "groups"),
+    "ab_initio_top": ("abinitio", "top"),
     "refine": ("refine", "enabled"),
     "refine_top": ("refine", "top"),
     "out": ("output", "out"),
@@ -233,6 +273,8 @@ _COUNTS = (
     ("sampling", "grid", 2),
     ("rank", "fit_top", 0),
     ("isotypes", "top", 0),
+    ("abinitio", "groups", 1),
+    ("abinitio", "top", 1),
     ("refine", "top", 0),
     ("output", "keep", 1),
 )
@@ -250,6 +292,7 @@ class SolveSettings:
     improve : ImproveSettings
     rank : RankSettings
     isotypes : IsotypeSettings
+    abinitio : AbinitioSettings
     refine : RefineSettings
     output : OutputSettings
     """
@@ -260,6 +303,7 @@ class SolveSettings:
     improve: ImproveSettings = field(default_factory=ImproveSettings)
     rank: RankSettings = field(default_factory=RankSettings)
     isotypes: IsotypeSettings = field(default_factory=IsotypeSettings)
+    abinitio: AbinitioSettings = field(default_factory=AbinitioSettings)
     refine: RefineSettings = field(default_factory=RefineSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
 
@@ -274,6 +318,8 @@ class SolveSettings:
             ``lattice_solutions``, ``samples``, ``seed``, ``model``, ``n``
             (grid points per edge), ``precision``, ``symprec``, ``improve``,
             ``fit``, ``dedupe``, ``fit_top``, ``isotypes``, ``isotype_top``,
+            ``ab_initio`` (auto, on, off), ``ab_initio_budget`` (seconds),
+            ``space_group``, ``ab_initio_groups``, ``ab_initio_top``,
             ``refine``, ``refine_top``, ``out``, ``force``, ``densities``
             (write density files), ``keep``.
 
@@ -327,11 +373,39 @@ class SolveSettings:
                 "must be 'auto', 'float32' or 'bfloat16'",
                 "sampling.precision",
             )
+        self._validate_abinitio()
         if self.lattice.centring not in (None, "P", "I", "F", "R"):
             raise CrystalNetInputError(
                 "must be one of P, I, F, R", "lattice.centring"
             )
         return self
+
+    def _validate_abinitio(self):
+        ab = self.abinitio
+        if ab.mode not in ("auto", "on", "off"):
+            raise CrystalNetInputError(
+                f"must be 'auto', 'on' or 'off', not {ab.mode!r}",
+                "abinitio.mode",
+            )
+        try:
+            budget = float(ab.budget)
+        except (TypeError, ValueError):
+            budget = float("nan")
+        if not budget > 0 or budget == float("inf"):
+            raise CrystalNetInputError(
+                f"must be a positive number of seconds, not {ab.budget!r}",
+                "abinitio.budget",
+            )
+        sg = ab.space_group
+        if sg is not None and (
+            isinstance(sg, bool)
+            or not isinstance(sg, int)
+            or not 1 <= sg <= 230
+        ):
+            raise CrystalNetInputError(
+                f"must be a space group number 1-230, not {sg!r}",
+                "abinitio.space_group",
+            )
 
     def as_dict(self):
         """The settings as a nested dict of plain values (for reports).
