@@ -186,3 +186,11 @@ def test_bad_input_is_refused_with_a_message(rutile):
         solve_direct_space(extracted, 136, "Xx2", budget=1)
     with pytest.raises(CrystalNetInputError, match="too few"):
         solve_direct_space(extracted, 136, "TiO2", budget=1, d_min=5.0)
+
+
+def test_stop_r_ends_the_search_early(rutile):
+    conv, extracted = rutile
+    result = solve_direct_space(
+        extracted, 136, "TiO2", budget=30, seed=0, stop_r=0.2
+    )
+    assert result.seconds < 15 and result.best.r_intensity <= 0.2

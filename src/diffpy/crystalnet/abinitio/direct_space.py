@@ -164,8 +164,9 @@ def _seeded(batch, rows, seeds, rng):
 class _Search:
     """Book-keeping of one run: clock, best per configuration, history."""
 
-    def __init__(self, budget, on_best):
+    def __init__(self, budget, on_best, stop_r=None):
         self.t0 = time.perf_counter()
+        self.stop_r = stop_r
         self.deadline = self.t0 + float(budget)
         self.best = {}
         self.history = []
@@ -176,6 +177,10 @@ class _Search:
         return time.perf_counter() - self.t0
 
     def left(self):
+        """Seconds left (0 once an arrangement fits well enough)."""
+        if self.stop_r is not None and self.best:
+            if min(b[1] for b in self.best.values()) <= self.stop_r:
+                return 0.0
         return self.deadline - time.perf_counter()
 
     def record(self, ladder, configs, structure_of):
@@ -220,7 +225,7 @@ def _halving(search, pool, make_batch, rng, seeds, steps0, structure_of):
             ladder.sweep(chunk)
             done += chunk
             search.evaluations += chunk * batch.n_replicas
-        search.record(ladder, active, structure_of)
+            search.record(ladder, active, structure_of)
         if len(active) == 1:
             break
         cost, _ = ladder.config_best()
@@ -244,6 +249,7 @@ def solve_direct_space(
     steps=40,
     top=5,
     on_best=None,
+    stop_r=None,
 ):
     """Search the arrangement of a composition in a space group.
 
@@ -276,6 +282,9 @@ def solve_direct_space(
     on_best : callable, optional
         ``on_best(seconds, cost, r_intensity, structure)`` whenever the
         overall best improves (e.g. a progress bar).
+    stop_r : float, optional
+        Stop early once an arrangement's intensity R is at most this
+        (default: use the whole budget).
 
     Returns
     -------
@@ -324,7 +333,7 @@ def solve_direct_space(
         batch = make_batch([best[5]])
         return batch.structure(0, best[3], lattice)
 
-    search = _Search(budget, on_best)
+    search = _Search(budget, on_best, stop_r)
     start = 0
     tried = set()
     while search.left() > 0:

@@ -24,6 +24,10 @@ __all__ = ["NAME", "run", "space_group_trials"]
 
 NAME = "abinitio"
 
+#: a search stops early once an arrangement fits the extracted
+#: intensities this well (weighted R); its profile fit then decides
+STOP_R = 0.05
+
 
 def _metric_system(lattice, tol=1e-3, angle_tol=0.1):
     """Crystal family of a conventional cell from its parameters alone."""
@@ -149,6 +153,7 @@ def _search(state, trial, budget, bar):
         seed=state.settings.sampling.seed,
         top=settings.top,
         on_best=on_best,
+        stop_r=STOP_R,
     )
     out = []
     for sol in result.solutions:
