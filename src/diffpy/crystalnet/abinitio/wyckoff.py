@@ -9,6 +9,7 @@ position without free parameters holds at most one atom type.
 
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 
 import numpy as np
 
@@ -24,6 +25,10 @@ __all__ = [
 
 #: volumes per atom (angstrom^3) a cell may have
 VOLUME_PER_ATOM = (6.0, 45.0)
+#: ways to split one element's count over Wyckoff positions examined (the
+#: general, most populous positions first, so the fewest sites come first;
+#: groups with many special positions have astronomically many splits)
+MAX_SPLITS = 2000
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,7 @@ def general_operations(number):
     return site.rotations, site.translations
 
 
-def formula_units(volume, amounts, number=None):
+def formula_units(volume, amounts, number=None, max_z=3):
     """Formula units per cell, most plausible first.
 
     Candidates keep the volume per atom within :data:`VOLUME_PER_ATOM`
@@ -144,6 +149,8 @@ def formula_units(volume, amounts, number=None):
         Element -> integer amount per formula unit.
     number : int, optional
         Space group whose multiplicities must add up.
+    max_z : int, optional
+        With ``number``: at most this many (the most plausible).
 
     Returns
     -------
@@ -156,15 +163,17 @@ def formula_units(volume, amounts, number=None):
         for z in range(1, int(volume / (lo * atoms_fu)) + 1)
         if lo <= volume / (z * atoms_fu) <= hi
     ]
-    if number is not None:
-        zs = [
-            z
-            for z in zs
-            if configurations(
-                number, {e: n * z for e, n in amounts.items()}, limit=1
-            )
-        ]
-    return sorted(zs, key=lambda z: abs(np.log(volume / (z * atoms_fu) / 17)))
+    zs.sort(key=lambda z: abs(np.log(volume / (z * atoms_fu) / 17)))
+    if number is None:
+        return zs
+    out = []
+    for z in zs:
+        counts = {e: n * z for e, n in amounts.items()}
+        if configurations(number, counts, limit=1):
+            out.append(z)
+            if len(out) == max_z:
+                break
+    return out
 
 
 def _splits(count, mults, start):
@@ -204,7 +213,7 @@ def configurations(number, counts, limit=2000):
     per_element = []
     for el in elements:
         opts = []
-        for combo in _splits(int(counts[el]), mults, 0):
+        for combo in islice(_splits(int(counts[el]), mults, 0), MAX_SPLITS):
             used = [i for i in combo if fixed[i]]
             if len(used) == len(set(used)):
                 opts.append(combo)
