@@ -225,6 +225,11 @@ def main(argv=None):
         help="any of random, seeded, fox, control",
     )
     p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument(
+        "--formulas",
+        default=None,
+        help="only these cases (comma-separated reduced formulas)",
+    )
     p.add_argument("--out")
     p.add_argument("--json")
     args = p.parse_args(argv)
@@ -236,9 +241,20 @@ def main(argv=None):
         for c in pick(args.source, args.per_system, args.seed)
         if c["system"] in systems
     ]
+    # the pattern of a case depends on its place in the full list only
+    rngs = [np.random.default_rng(1000 + k) for k in range(len(cases))]
+    if args.formulas:
+        wanted = set(args.formulas.split(","))
+        keep = [
+            k
+            for k, c in enumerate(cases)
+            if c["truth"].composition.reduced_formula in wanted
+        ]
+        cases = [cases[k] for k in keep]
+        rngs = [rngs[k] for k in keep]
     prepared = []
-    for k, case in enumerate(cases):
-        pattern, ex, t_ex = extract(case, np.random.default_rng(1000 + k))
+    for case, rng in zip(cases, rngs):
+        pattern, ex, t_ex = extract(case, rng)
         prepared.append((pattern, ex, t_ex))
     rows = []
     out_lines = []

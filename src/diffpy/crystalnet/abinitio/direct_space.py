@@ -5,9 +5,10 @@ of a given space group and searches the free coordinates for the
 arrangement whose structure factors fit the extracted intensities, with an
 anti-bump penalty (:mod:`~diffpy.crystalnet.abinitio.trial`).  The search:
 
-1. **Formula units** ``Z`` from the cell volume
-   (:func:`~diffpy.crystalnet.abinitio.wyckoff.formula_units`) and, for each,
-   the **Wyckoff configurations** of the composition, simplest first.
+1. **Formula units** ``Z`` from the cell volume (the three most plausible,
+   :func:`~diffpy.crystalnet.abinitio.wyckoff.formula_units`) and, for
+   each, the **Wyckoff configurations** of the composition, simplest first;
+   the lists are interleaved, the likeliest ``Z`` most often.
 2. **Successive halving** over configurations: a cycle starts up to
    ``max_configs`` configurations, each as a short parallel-tempering
    ladder (:mod:`~diffpy.crystalnet.abinitio.tempering`) from random or
@@ -315,10 +316,15 @@ def solve_direct_space(
     target = intensity_target(extracted, rotations, d_min)
     ftable = _form_factor_table(elements, target.s2)
     matrix = lattice_matrix(lattice)
-    pool = []
+    # the Z values interleaved: the k-th configuration of the r-th most
+    # plausible Z comes at (k + 1) * (r + 1), so every Z is tried early
+    # (the volume per atom of a compound is known only roughly)
+    keyed = []
     for rank, z in enumerate(zs[:3]):
         counts = {e: n * z for e, n in amounts.items()}
-        pool += configurations(number, counts, limit=max(4, 400 >> rank))
+        found = configurations(number, counts, limit=max(4, 400 >> rank))
+        keyed += [((k + 1) * (rank + 1), rank, c) for k, c in enumerate(found)]
+    pool = [c for _, _, c in sorted(keyed, key=lambda t: t[:2])]
     seeds = [
         (np.asarray(s), np.asarray(x, float) % 1.0) for s, x in seeds or []
     ]
