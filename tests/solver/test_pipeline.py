@@ -29,7 +29,9 @@ PATTERN = EXAMPLES / "Zr3Sb4Pt3_CuKa.xye"
 
 
 def solve_with(pattern, composition=None, densities=None, **options):
-    """solve_with() with settings from flat option names."""
+    """solve() with settings from flat option names (the ab initio step
+    off unless asked: it is tested in tests/abinitio)."""
+    options.setdefault("ab_initio", "off")
     settings = SolveSettings.from_options(**options)
     return solve(pattern, composition, settings, densities=densities)
 
@@ -187,6 +189,7 @@ def test_cli_writes_every_output(tiny_model, tmp_path, capsys):
     # the steps of issue 7 switched off: network candidates only
     bare = tmp_path / "bare"
     flags = ["--no-improve", "--no-isotypes", "--no-refine"]
+    flags += ["--ab-initio", "off"]
     assert main(args[:-1] + [str(bare)] + flags) == 0
     capsys.readouterr()
     data = json.loads((bare / "candidates.json").read_text())
@@ -386,6 +389,9 @@ def test_every_step_is_timed_in_order(truth):
             densities=[np.zeros((8, 8, 8))],
             lattice="a=9.33",
             isotypes=False,
+            ab_initio="on",
+            ab_initio_budget=2,
+            ab_initio_groups=1,
         )
     names = [step.NAME for step in STEPS]
     assert list(result.timings)[: len(names)] == names

@@ -5,7 +5,7 @@ of a given space group and searches the free coordinates for the
 arrangement whose structure factors fit the extracted intensities, with an
 anti-bump penalty (:mod:`~diffpy.crystalnet.abinitio.trial`).  The search:
 
-1. **Formula units** ``Z`` from the cell volume (the three most plausible,
+1. **Formula units** ``Z`` from the cell volume (the four most plausible,
    :func:`~diffpy.crystalnet.abinitio.wyckoff.formula_units`) and, for
    each, the **Wyckoff configurations** of the composition, simplest first;
    the lists are interleaved, the likeliest ``Z`` most often.
@@ -44,6 +44,9 @@ __all__ = ["DirectSpaceResult", "DirectSpaceSolution", "solve_direct_space"]
 
 #: anti-bump weight relative to the intensity R
 BUMP_WEIGHT = 0.5
+#: formula units tried: the most plausible by volume per atom (which is
+#: known only roughly: 9-38 A^3 among inorganic solids)
+MAX_Z = 4
 
 
 @dataclass
@@ -304,7 +307,7 @@ def solve_direct_space(
     rotations, _ = general_operations(number)
     lattice = extracted.lattice
     volume = float(lattice.volume)
-    zs = formula_units(volume, amounts, number)
+    zs = formula_units(volume, amounts, number, max_z=MAX_Z)
     if not zs:
         raise CrystalNetInputError(
             f"the composition {composition} cannot fill a {volume:.1f} A^3 "
@@ -320,7 +323,7 @@ def solve_direct_space(
     # plausible Z comes at (k + 1) * (r + 1), so every Z is tried early
     # (the volume per atom of a compound is known only roughly)
     keyed = []
-    for rank, z in enumerate(zs[:3]):
+    for rank, z in enumerate(zs):
         counts = {e: n * z for e, n in amounts.items()}
         found = configurations(number, counts, limit=max(4, 400 >> rank))
         keyed += [((k + 1) * (rank + 1), rank, c) for k, c in enumerate(found)]
