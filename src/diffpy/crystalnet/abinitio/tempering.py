@@ -2,10 +2,11 @@
 
 Every configuration in a :class:`~diffpy.crystalnet.abinitio.trial.TrialBatch`
 runs a short ladder of replicas at increasing temperature (Metropolis
-moves of all free coordinates, step sizes adapted to an acceptance of
-about a third, occasional jumps of one site anywhere in the cell and swaps
-of two sites of the same Wyckoff position), and neighbouring temperatures
-exchange states.  All replicas move at once: one cost call per step.
+moves of one site's or of all free coordinates, step sizes adapted to an
+acceptance of about a third, occasional jumps of one site anywhere in the
+cell and swaps of two sites of the same Wyckoff position), and neighbouring
+temperatures exchange states.  All replicas move at once: one cost call
+per step.
 """
 
 import numpy as np
@@ -17,6 +18,8 @@ TEMPERATURES = (0.002, 0.006, 0.015, 0.04)
 #: step sizes in angstrom: start, smallest, largest
 STEP = (0.3, 0.01, 2.0)
 _ACCEPT = 0.35
+#: fraction of the steps that move a single site (the others move all)
+ONE_SITE = 0.7
 
 
 class Ladder:
@@ -66,7 +69,15 @@ class Ladder:
         n, s = b.n_replicas, self.v.shape[1]
         shift = rng.normal(size=self.v.shape)
         shift *= self.step[:, None, None] * self.inv_len[None, None, :]
-        prop = self.v + np.where(b.free, shift, 0.0)
+        # most steps move one site (all coordinates at once is a random walk
+        # too small to go anywhere once there are tens of them)
+        one = rng.random(n) < ONE_SITE
+        weights = self.movable / np.maximum(self.movable.sum(1), 1)[:, None]
+        pick = (rng.random(n)[:, None] > np.cumsum(weights, 1)).sum(1)
+        mask = np.ones((n, s), dtype=bool)
+        mask[one] = False
+        mask[one, np.minimum(pick[one], s - 1)] = True
+        prop = self.v + np.where(b.free & mask[:, :, None], shift, 0.0)
         kind = rng.random(n)
         jump = (kind < 0.05) & self.movable.any(1)
         for r in np.nonzero(jump)[0]:
