@@ -194,3 +194,10 @@ def test_stop_r_ends_the_search_early(rutile):
         extracted, 136, "TiO2", budget=30, seed=0, stop_r=0.2
     )
     assert result.seconds < 15 and result.best.r_intensity <= 0.2
+
+
+def test_a_space_group_that_is_not_a_number_is_refused(rutile):
+    conv, extracted = rutile
+    for bad in ("P4_2/mnm", 0, 231, 136.5):
+        with pytest.raises(CrystalNetInputError, match="1-230"):
+            solve_direct_space(extracted, bad, "TiO2", budget=1)

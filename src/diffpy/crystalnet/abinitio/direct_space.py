@@ -33,6 +33,7 @@ from diffpy.crystalnet.abinitio.target import intensity_target
 from diffpy.crystalnet.abinitio.tempering import TEMPERATURES, Ladder
 from diffpy.crystalnet.abinitio.trial import TrialBatch
 from diffpy.crystalnet.abinitio.wyckoff import (
+    _check_number,
     configurations,
     formula_units,
     general_operations,
@@ -303,7 +304,7 @@ def solve_direct_space(
     from diffpy.crystalnet.physics.lattice import lattice_matrix
 
     amounts = _amounts(composition)
-    number = int(space_group)
+    number = _check_number(space_group)
     rotations, _ = general_operations(number)
     lattice = extracted.lattice
     volume = float(lattice.volume)
