@@ -79,3 +79,23 @@ def quick_fit(structure, pattern, profile=None):
     if profile:
         return profile_fit(structure, pattern, start=profile, refine=())
     return profile_fit(structure, pattern, max_nfev=QUICK_FIT_NFEV)
+
+
+def pawley_profile(extracted):
+    """The profile a Pawley extraction refined, as a fit's start values.
+
+    Parameters
+    ----------
+    extracted : ExtractedIntensities
+
+    Returns
+    -------
+    dict
+        ``zero_shift``, ``u``, ``v``, ``w``, ``inverse_size`` and
+        ``strain`` (those that are set), for :func:`quick_fit`.
+    """
+    return {
+        k: extracted.parameters[k]
+        for k in ("zero_shift", "u", "v", "w", "inverse_size", "strain")
+        if extracted.parameters.get(k) is not None
+    }

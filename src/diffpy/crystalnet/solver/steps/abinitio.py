@@ -130,17 +130,17 @@ def _search(state, trial, budget, bar):
 
     from diffpy.crystalnet.abinitio.direct_space import solve_direct_space
     from diffpy.crystalnet.solver.candidates import Candidate
-    from diffpy.crystalnet.solver.fitting import full_fit, quick_fit
+    from diffpy.crystalnet.solver.fitting import (
+        full_fit,
+        pawley_profile,
+        quick_fit,
+    )
 
     settings = state.settings.abinitio
     lattice, number, how, extracted = trial
     if extracted is None:
         extracted = _extract(state.pattern, lattice)
-    profile = {
-        k: extracted.parameters[k]
-        for k in ("zero_shift", "u", "v", "w", "inverse_size", "strain")
-        if extracted.parameters.get(k) is not None
-    }
+    profile = pawley_profile(extracted)
 
     def on_best(seconds, cost, r_i, structure):
         bar.set_postfix_str(f"SG {number}: R_I {r_i:.3f}")

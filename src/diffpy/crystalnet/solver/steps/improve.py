@@ -17,6 +17,7 @@ NAME = "improve"
 def _extract(pattern, prim, info, notes, profiles):
     """The Pawley extraction on one cell, or None (with a note)."""
     from diffpy.crystalnet.refine.pawley import extract_intensities
+    from diffpy.crystalnet.solver.fitting import pawley_profile
 
     try:
         extracted = extract_intensities(
@@ -27,11 +28,7 @@ def _extract(pattern, prim, info, notes, profiles):
     except CrystalNetInputError as err:
         notes.append(f"density improvement skipped: {err.problem}")
         return None
-    profiles[id(prim)] = {
-        k: extracted.parameters[k]
-        for k in ("zero_shift", "u", "v", "w", "inverse_size", "strain")
-        if extracted.parameters.get(k) is not None
-    }
+    profiles[id(prim)] = pawley_profile(extracted)
     return extracted
 
 
